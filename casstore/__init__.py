@@ -1,0 +1,47 @@
+"""casstore: a content-addressed store for Python sdists and wheels.
+
+The public API is what this module exports; everything in ``_``-modules is private.
+"""
+
+from ._digest import Digest
+from ._errors import (
+    CasstoreError,
+    ChecksumMismatch,
+    FileConflict,
+    InvalidContent,
+    InvalidDigest,
+    InvalidFilename,
+    NotFound,
+    StoreFormatError,
+)
+from ._model import FileInfo, FsckReport, GcReport, ProjectStats, Stats
+from ._names import DistName, parse_filename
+from ._objects import DiskObjects, MemoryObjects, ObjectStore
+from ._store import DEFAULT_GRACE, FORMAT_VERSION, Store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CasstoreError",
+    "ChecksumMismatch",
+    "DEFAULT_GRACE",
+    "Digest",
+    "DiskObjects",
+    "DistName",
+    "FORMAT_VERSION",
+    "FileConflict",
+    "FileInfo",
+    "FsckReport",
+    "GcReport",
+    "InvalidContent",
+    "InvalidDigest",
+    "InvalidFilename",
+    "MemoryObjects",
+    "NotFound",
+    "ObjectStore",
+    "ProjectStats",
+    "Stats",
+    "Store",
+    "StoreFormatError",
+    "parse_filename",
+]

@@ -1,0 +1,83 @@
+"""The one exception root of casstore, and its subclasses.
+
+Every error raised from this package's code is a :class:`CasstoreError`. Messages quote the bad
+value; subclasses keep the values as fields so callers need not parse messages.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CasstoreError",
+    "InvalidDigest",
+    "InvalidFilename",
+    "InvalidContent",
+    "ChecksumMismatch",
+    "NotFound",
+    "FileConflict",
+    "StoreFormatError",
+]
+
+
+class CasstoreError(Exception):
+    """Root of every error raised from casstore's code."""
+
+
+class InvalidDigest(CasstoreError, ValueError):
+    def __init__(self, value: str, reason: str) -> None:
+        self.value = value
+        self.reason = reason
+        super().__init__(f"Invalid digest ({reason}): {value!r}")
+
+
+class InvalidFilename(CasstoreError, ValueError):
+    def __init__(self, filename: str, reason: str) -> None:
+        self.filename = filename
+        self.reason = reason
+        super().__init__(f"Invalid distribution filename ({reason}): {filename!r}")
+
+
+class InvalidContent(CasstoreError, ValueError):
+    """The bytes do not match what the filename says they are."""
+
+    def __init__(self, filename: str, reason: str) -> None:
+        self.filename = filename
+        self.reason = reason
+        super().__init__(f"Refusing {filename!r}: {reason}")
+
+
+class ChecksumMismatch(CasstoreError):
+    """Bytes read back do not hash to the digest they are stored under."""
+
+    def __init__(self, name: str, expected: str, actual: str) -> None:
+        self.name = name
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"Checksum mismatch for {name}: expected {expected}, got {actual}")
+
+
+class NotFound(CasstoreError, KeyError):
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(what)
+
+    def __str__(self) -> str:
+        return f"Not in the store: {self.what}"
+
+
+class FileConflict(CasstoreError):
+    """A filename already in the store with different bytes (files are immutable, as on PyPI)."""
+
+    def __init__(self, filename: str, existing: str, new: str) -> None:
+        self.filename = filename
+        self.existing = existing
+        self.new = new
+        super().__init__(
+            f"{filename!r} is already stored with {existing}; refusing different bytes {new}"
+        )
+
+
+class StoreFormatError(CasstoreError):
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"Not a usable casstore store at {path!r}: {reason}")

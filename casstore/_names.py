@@ -1,0 +1,73 @@
+"""Distribution filenames: parsed once at the edge with :mod:`packaging.utils`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+
+from ._errors import InvalidFilename
+
+__all__ = ["DistName", "Kind", "parse_filename", "normalize_project"]
+
+Kind = Literal["sdist", "wheel"]
+
+
+@dataclass(frozen=True, slots=True)
+class DistName:
+    filename: str
+    kind: Kind
+    project: NormalizedName
+    version: str
+    tags: tuple[str, ...]  # wheel tags "py3-none-any", sorted; empty for sdists
+    build: str
+
+
+def normalize_project(name: str) -> NormalizedName:
+    return canonicalize_name(name, validate=True)
+
+
+def _check_plain(filename: str) -> None:
+    if not filename or filename in (".", ".."):
+        raise InvalidFilename(filename, "empty")
+    if "/" in filename or "\\" in filename or "\x00" in filename:
+        raise InvalidFilename(filename, "contains a path separator or NUL")
+    if filename.startswith("."):
+        raise InvalidFilename(filename, "starts with a dot")
+    if len(filename.encode("utf-8", "surrogateescape")) > 255:
+        raise InvalidFilename(filename, "longer than 255 bytes")
+    if not filename.isascii() or not filename.isprintable():
+        raise InvalidFilename(filename, "not printable ASCII")
+
+
+def parse_filename(filename: str) -> DistName:
+    """Parse an sdist (``.tar.gz``/``.zip``) or wheel filename; raise :class:`InvalidFilename`."""
+    _check_plain(filename)
+    if filename.endswith(".whl"):
+        try:
+            name, version, build, tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename as e:
+            raise InvalidFilename(filename, str(e).split(" (", 1)[-1].split(")")[0] or "bad wheel name") from e
+        return DistName(
+            filename=filename,
+            kind="wheel",
+            project=name,
+            version=str(version),
+            tags=tuple(sorted(str(t) for t in tags)),
+            build="".join(map(str, build)) if build else "",
+        )
+    if filename.endswith((".tar.gz", ".zip")):
+        try:
+            name, version = parse_sdist_filename(filename)
+        except InvalidSdistFilename as e:
+            raise InvalidFilename(filename, "not a valid sdist name") from e
+        return DistName(filename, "sdist", name, str(version), (), "")
+    raise InvalidFilename(filename, "not a wheel (.whl) or sdist (.tar.gz, .zip)")

@@ -1,0 +1,226 @@
+"""Object stores: where compressed blob bytes live, keyed by digest.
+
+An object store knows nothing of compression or hashing; it stores opaque bytes under a
+:class:`Digest` and guarantees that an object is either absent or complete. The disk store writes
+through a temp file, fsync and rename; adding an object that exists is a no-op that refreshes its
+modification time (so a concurrent ``gc`` grace period protects it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from ._digest import Digest
+from ._errors import NotFound
+from ._fsutil import fsync_dir
+
+__all__ = ["ObjectStore", "ObjectWriter", "ObjectStat", "DiskObjects", "MemoryObjects"]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectStat:
+    size: int
+    mtime: float
+
+
+class ObjectWriter(Protocol):
+    def write(self, data: bytes | memoryview) -> None: ...
+
+    def commit(self, key: Digest) -> bool:
+        """Make the written bytes visible under ``key``; False when ``key`` already existed."""
+        ...
+
+    def abort(self) -> None: ...
+
+
+class ObjectStore(Protocol):
+    def exists(self, key: Digest) -> bool: ...
+
+    def writer(self) -> ObjectWriter: ...
+
+    def open(self, key: Digest) -> BinaryIO: ...
+
+    def stat(self, key: Digest) -> ObjectStat: ...
+
+    def delete(self, key: Digest) -> bool: ...
+
+    def keys(self) -> Iterator[Digest]: ...
+
+    def clean_temp(self, older_than: float) -> int: ...
+
+    def describe(self, key: Digest) -> str: ...
+
+
+class _DiskWriter:
+    def __init__(self, store: DiskObjects) -> None:
+        self._store = store
+        fd, name = tempfile.mkstemp(prefix="obj-", dir=store.tmp)
+        self._path = Path(name)
+        self._file = os.fdopen(fd, "wb")
+        self._done = False
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._file.write(data)
+
+    def commit(self, key: Digest) -> bool:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        dest = self._store.path(key)
+        self._done = True
+        if dest.exists():
+            self._path.unlink()
+            os.utime(dest)
+            return False
+        dest.parent.mkdir(exist_ok=True)
+        os.chmod(self._path, 0o444)
+        # link() fails if dest appeared meanwhile: two writers never overwrite each other.
+        try:
+            os.link(self._path, dest)
+        except FileExistsError:
+            self._path.unlink()
+            os.utime(dest)
+            return False
+        self._path.unlink()
+        fsync_dir(dest.parent)
+        return True
+
+    def abort(self) -> None:
+        if not self._done:
+            self._done = True
+            self._file.close()
+            with contextlib.suppress(FileNotFoundError):
+                self._path.unlink()
+
+
+class DiskObjects:
+    """Objects as files ``objects/<2 hex>/<64 hex>`` below a root directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.objects = root / "objects"
+        self.tmp = root / "tmp"
+        self.objects.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: Digest) -> Path:
+        return self.objects / key.hex[:2] / key.hex
+
+    def exists(self, key: Digest) -> bool:
+        return self.path(key).exists()
+
+    def writer(self) -> _DiskWriter:
+        return _DiskWriter(self)
+
+    def open(self, key: Digest) -> BinaryIO:
+        try:
+            return open(self.path(key), "rb")
+        except FileNotFoundError:
+            raise NotFound(f"object {key}") from None
+
+    def stat(self, key: Digest) -> ObjectStat:
+        try:
+            st = self.path(key).stat()
+        except FileNotFoundError:
+            raise NotFound(f"object {key}") from None
+        return ObjectStat(st.st_size, st.st_mtime)
+
+    def delete(self, key: Digest) -> bool:
+        try:
+            self.path(key).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def keys(self) -> Iterator[Digest]:
+        for sub in sorted(self.objects.iterdir()):
+            if not sub.is_dir():
+                continue
+            for entry in sorted(sub.iterdir()):
+                try:
+                    key = Digest(entry.name)
+                except ValueError:
+                    continue
+                if key.hex[:2] == sub.name:
+                    yield key
+
+    def clean_temp(self, older_than: float) -> int:
+        removed = 0
+        for entry in self.tmp.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if entry.stat().st_mtime < older_than:
+                    entry.unlink()
+                    removed += 1
+        return removed
+
+    def describe(self, key: Digest) -> str:
+        return str(self.path(key))
+
+
+class _MemoryWriter:
+    def __init__(self, store: MemoryObjects) -> None:
+        self._store = store
+        self._buf = io.BytesIO()
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._buf.write(data)
+
+    def commit(self, key: Digest) -> bool:
+        with self._store.lock:
+            if key in self._store.data:
+                self._store.data[key] = (self._store.data[key][0], time.time())
+                return False
+            self._store.data[key] = (self._buf.getvalue(), time.time())
+            return True
+
+    def abort(self) -> None:
+        self._buf = io.BytesIO()
+
+
+class MemoryObjects:
+    """Objects in a dict: for tests and throw-away stores."""
+
+    def __init__(self) -> None:
+        self.data: dict[Digest, tuple[bytes, float]] = {}
+        self.lock = threading.Lock()
+
+    def exists(self, key: Digest) -> bool:
+        return key in self.data
+
+    def writer(self) -> _MemoryWriter:
+        return _MemoryWriter(self)
+
+    def open(self, key: Digest) -> BinaryIO:
+        try:
+            return io.BytesIO(self.data[key][0])
+        except KeyError:
+            raise NotFound(f"object {key}") from None
+
+    def stat(self, key: Digest) -> ObjectStat:
+        try:
+            data, mtime = self.data[key]
+        except KeyError:
+            raise NotFound(f"object {key}") from None
+        return ObjectStat(len(data), mtime)
+
+    def delete(self, key: Digest) -> bool:
+        with self.lock:
+            return self.data.pop(key, None) is not None
+
+    def keys(self) -> Iterator[Digest]:
+        yield from sorted(self.data)
+
+    def clean_temp(self, older_than: float) -> int:
+        return 0
+
+    def describe(self, key: Digest) -> str:
+        return f"memory:{key}"

@@ -1,0 +1,424 @@
+"""The store: content-addressed blobs, zstd at rest, a catalog of sdists and wheels.
+
+``Store`` is orchestration over two abstractions, an :class:`ObjectStore` (where compressed bytes
+live) and a :class:`Catalog` (what they mean). It never trusts what it reads: every byte handed out
+is hashed on the way and checked against the digest it was stored under.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from . import _compress
+from ._catalog import Catalog
+from ._digest import CHUNK, Digest, Hasher
+from ._errors import (
+    CasstoreError,
+    ChecksumMismatch,
+    FileConflict,
+    InvalidContent,
+    NotFound,
+    StoreFormatError,
+)
+from ._fsutil import atomic_write_bytes, atomic_writer
+from ._model import FileInfo, FsckReport, GcReport, ProjectStats, Stats
+from ._names import DistName, parse_filename
+from ._objects import DiskObjects, MemoryObjects, ObjectStore
+from ._reader import verified
+
+__all__ = ["Store", "FORMAT_VERSION", "DEFAULT_GRACE"]
+
+FORMAT_VERSION = 1
+DEFAULT_GRACE = 3600.0  # seconds an unreferenced blob is kept, so concurrent puts can claim it
+_MARKER = "casstore.json"
+
+Source = str | os.PathLike[str] | BinaryIO
+Ref = str | Digest
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    digest: Digest
+    sha256: str
+    size: int
+    stored_size: int
+    new: bool
+
+
+def _check_magic(name: DistName, head: bytes) -> None:
+    if name.kind == "wheel" or name.filename.endswith(".zip"):
+        if not head.startswith(b"PK\x03\x04"):
+            raise InvalidContent(name.filename, "not a zip archive (no local file header at offset 0)")
+    elif name.filename.endswith(".tar.gz") and not head.startswith(b"\x1f\x8b"):
+        raise InvalidContent(name.filename, "not gzip-compressed (bad magic)")
+
+
+class Store:
+    """A casstore store. Open one with :meth:`open` (a directory) or :meth:`memory`."""
+
+    def __init__(self, objects: ObjectStore, catalog: Catalog, *, clock: Callable[[], float] = time.time,
+                 level: int = _compress.DEFAULT_LEVEL, root: Path | None = None) -> None:
+        self.objects = objects
+        self.catalog = catalog
+        self.root = root
+        self._clock = clock
+        self._level = level
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, create: bool = True, **kw: object) -> Store:
+        root = Path(path)
+        marker = root / _MARKER
+        if marker.exists():
+            try:
+                meta = json.loads(marker.read_text())
+                fmt = int(meta["format"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise StoreFormatError(str(root), f"unreadable {_MARKER} ({e})") from e
+            if fmt > FORMAT_VERSION:
+                raise StoreFormatError(str(root), f"format {fmt} is newer than this casstore ({FORMAT_VERSION})")
+        elif not create:
+            raise StoreFormatError(str(root), f"no {_MARKER} (run 'casstore init' first)")
+        elif root.exists() and any(root.iterdir()):
+            raise StoreFormatError(str(root), "directory is not empty and is not a store")
+        else:
+            root.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(marker, json.dumps({"format": FORMAT_VERSION}).encode() + b"\n")
+        return cls(DiskObjects(root), Catalog.open(root / "catalog.sqlite"), root=root, **kw)  # type: ignore[arg-type]
+
+    @classmethod
+    def memory(cls, **kw: object) -> Store:
+        return cls(MemoryObjects(), Catalog.memory(), **kw)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root) if self.root else 'memory'!r})"
+
+    # -- blobs --------------------------------------------------------------------------------
+
+    def _write_blob(self, chunks: Iterator[bytes], size_hint: int = -1) -> _Written:
+        hasher = Hasher()
+        writer = self.objects.writer()
+        try:
+            comp = _compress.Compressor(writer, self._level, size_hint)  # type: ignore[arg-type]
+            for chunk in chunks:
+                hasher.update(chunk)
+                comp.write(chunk)
+            comp.finish()
+            digest = hasher.digest()
+            new = writer.commit(digest)
+        except BaseException:
+            writer.abort()
+            raise
+        stored = comp.written if new else self.objects.stat(digest).size
+        return _Written(digest, hasher.sha256(), hasher.size, stored, new)
+
+    def open_blob(self, digest: Digest, name: str | None = None) -> io.BufferedReader:
+        """Stream a blob's original bytes, verified against its digest."""
+        raw = self.objects.open(digest)
+        return verified(_compress.decompressing_reader(raw), digest, name or str(digest))
+
+    def get_blob(self, digest: Digest) -> bytes:
+        with self.open_blob(digest) as f:
+            return f.read()
+
+    def put_blob(self, source: bytes | Source, *, ref: str | None = None) -> Digest:
+        """Store plain bytes (a log, a record); ``ref`` names an owner that keeps it from gc."""
+        if isinstance(source, bytes):
+            source = io.BytesIO(source)
+        with _opened(source) as (stream, size):
+            written = self._write_blob(_chunks(stream), size)
+        with self.catalog.write():
+            self.catalog.add_blob(written.digest.hex, written.size, written.stored_size)
+            if ref is not None:
+                self.catalog.add_ref(ref, written.digest.hex)
+            self._ensure_present([written.digest])
+        return written.digest
+
+    def pin(self, ref: str, digest: Digest) -> None:
+        with self.catalog.write():
+            if self.catalog.blob(digest.hex) is None:
+                raise NotFound(f"blob {digest}")
+            self.catalog.add_ref(ref, digest.hex)
+
+    def unpin(self, ref: str) -> int:
+        with self.catalog.write():
+            return self.catalog.drop_refs(ref)
+
+    def _ensure_present(self, digests: list[Digest]) -> None:
+        for d in digests:
+            if not self.objects.exists(d):  # a gc removed it between our write and this transaction
+                raise _BlobVanished(d)
+
+    # -- files --------------------------------------------------------------------------------
+
+    def put(self, source: Source, filename: str | None = None, *, origin: str = "uploaded") -> FileInfo:
+        """Add an sdist or wheel. Returns its :class:`FileInfo`; putting the same bytes again is a no-op."""
+        if filename is None:
+            if isinstance(source, (str, os.PathLike)):
+                filename = os.path.basename(os.fspath(source))
+            else:
+                filename = os.path.basename(getattr(source, "name", "") or "")
+        name = parse_filename(filename)
+        for attempt in range(3):
+            try:
+                return self._put_once(source, name, origin)
+            except _BlobVanished:
+                if attempt == 2 or not isinstance(source, (str, os.PathLike)) and not _seekable(source):
+                    raise CasstoreError(f"{filename!r}: blob removed by a concurrent gc; retry the put") from None
+                if not isinstance(source, (str, os.PathLike)):
+                    source.seek(0)
+        raise AssertionError("unreachable")
+
+    def _put_once(self, source: Source, name: DistName, origin: str) -> FileInfo:
+        existing = self.catalog.file(name.filename)
+        with _opened(source) as (stream, size):
+            head = stream.read(CHUNK)
+            _check_magic(name, head)
+            if existing is not None:
+                hasher = Hasher()
+                hasher.update(head)
+                hasher.consume(stream)
+                return self._same_or_conflict(existing, hasher.digest())
+            written = self._write_blob(_prepend(head, stream), size)
+        with self.catalog.write():
+            again = self.catalog.file(name.filename)
+            if again is not None:
+                return self._same_or_conflict(again, written.digest)
+            self.catalog.add_blob(written.digest.hex, written.size, written.stored_size)
+            self.catalog.add_ref(_file_owner(name.filename), written.digest.hex)
+            row = {
+                "filename": name.filename, "project": name.project, "version": name.version,
+                "kind": name.kind, "tags": " ".join(name.tags), "size": written.size,
+                "stored_size": written.stored_size, "blake3": written.digest.hex,
+                "sha256": written.sha256, "layout": "blob", "manifest": None, "origin": origin,
+                "added": self._clock(),
+            }
+            self.catalog.insert_file(row)
+            self._ensure_present([written.digest])
+        return FileInfo.from_row(row)
+
+    @staticmethod
+    def _same_or_conflict(row: dict[str, object], digest: Digest) -> FileInfo:
+        if row["blake3"] != digest.hex:
+            raise FileConflict(str(row["filename"]), f"blake3:{row['blake3']}", str(digest))
+        return FileInfo.from_row(row)  # type: ignore[arg-type]
+
+    def _row(self, ref: Ref) -> dict[str, object]:
+        if isinstance(ref, Digest) or Digest.looks_like(ref):
+            digest = ref if isinstance(ref, Digest) else Digest.parse(ref)
+            rows = self.catalog.files_by_digest(digest.hex)
+            if not rows:
+                raise NotFound(f"file with digest {digest}")
+            return rows[0]
+        row = self.catalog.file(ref)
+        if row is None:
+            raise NotFound(f"file {ref!r}")
+        return row
+
+    def info(self, ref: Ref) -> FileInfo:
+        return FileInfo.from_row(self._row(ref))  # type: ignore[arg-type]
+
+    def has(self, ref: Ref) -> bool:
+        try:
+            self._row(ref)
+        except NotFound:
+            return False
+        return True
+
+    def open(self, ref: Ref) -> io.BufferedReader:
+        """Stream a file's original bytes. The read raises :class:`ChecksumMismatch` at the end if
+        the bytes are not the ones stored; use :meth:`export` when nothing unverified may escape."""
+        info = self.info(ref)
+        if info.layout != "blob":
+            raise StoreFormatError(str(self.root), f"unknown layout {info.layout!r} for {info.filename!r}")
+        try:
+            raw = self.objects.open(info.blake3)
+        except NotFound:
+            raise NotFound(f"blob {info.blake3} of {info.filename!r} (missing from the object store)") from None
+        return verified(_compress.decompressing_reader(raw), info.blake3, info.filename, info.size)
+
+    def get(self, ref: Ref) -> bytes:
+        with self.open(ref) as f:
+            data = f.read()
+        return data
+
+    def export(self, ref: Ref, dest: str | os.PathLike[str]) -> FileInfo:
+        """Write a file to ``dest`` atomically; ``dest`` only ever holds verified bytes."""
+        info = self.info(ref)
+        target = Path(dest)
+        if target.is_dir():
+            target = target / info.filename
+        with self.open(info.filename) as src, atomic_writer(target) as out:
+            while chunk := src.read(CHUNK):
+                out.write(chunk)
+        return info
+
+    def ls(self, project: str | None = None, version: str | None = None, kind: str | None = None) -> list[FileInfo]:
+        from ._names import normalize_project
+
+        proj = normalize_project(project) if project else None
+        return [FileInfo.from_row(r) for r in self.catalog.files(proj, version, kind)]
+
+    def rm(self, ref: Ref) -> FileInfo:
+        """Remove a file from the catalog; its blobs go at the next gc unless others hold them."""
+        info = self.info(ref)
+        with self.catalog.write():
+            self.catalog.delete_file(info.filename)
+            self.catalog.drop_refs(_file_owner(info.filename))
+        return info
+
+    # -- maintenance --------------------------------------------------------------------------
+
+    def gc(self, grace: float = DEFAULT_GRACE) -> GcReport:
+        """Delete blobs nothing references and that are older than ``grace`` seconds."""
+        report = GcReport()
+        cutoff = self._clock() - grace
+        report.temp_removed = self.objects.clean_temp(cutoff)
+        referenced = self.catalog.referenced_digests()
+        for key in list(self.objects.keys()):
+            if key.hex in referenced:
+                continue
+            try:
+                st = self.objects.stat(key)
+            except NotFound:
+                continue
+            if st.mtime > cutoff:
+                report.kept_young += 1
+                continue
+            with self.catalog.write():
+                # Re-check under the write lock: a put that claimed the blob has committed by now.
+                if self.catalog.is_referenced(key.hex) or self.objects.stat(key).mtime > cutoff:
+                    continue
+                self.objects.delete(key)
+                self.catalog.delete_blob_row(key.hex)
+            report.removed.append(str(key))
+            report.freed_bytes += st.size
+        with self.catalog.write():
+            for row in self.catalog.blobs():
+                if row["digest"] not in referenced and not self.objects.exists(Digest(row["digest"])):
+                    if not self.catalog.is_referenced(row["digest"]):
+                        self.catalog.delete_blob_row(row["digest"])
+        return report
+
+    def fsck(self, progress: Callable[[int], None] | None = None) -> FsckReport:
+        """Re-hash every object; report corrupt, missing and unreferenced ones and the files they break."""
+        report = FsckReport()
+        referenced = self.catalog.referenced_digests()
+        present: set[str] = set()
+        bad: set[str] = set()
+        for key in self.objects.keys():
+            present.add(key.hex)
+            report.objects_checked += 1
+            try:
+                with self.open_blob(key) as f:
+                    while chunk := f.read(CHUNK):
+                        report.bytes_checked += len(chunk)
+                        if progress:
+                            progress(len(chunk))
+            except ChecksumMismatch as e:
+                report.corrupt.append((str(key), f"content hashes to {e.actual}"))
+                bad.add(key.hex)
+            except _compress.ZstdError as e:
+                report.corrupt.append((str(key), f"not a valid zstd stream ({e})"))
+                bad.add(key.hex)
+            if key.hex not in referenced:
+                report.unreferenced.append(str(key))
+        for digest in sorted(referenced - present):
+            report.missing.append(f"blake3:{digest}")
+            bad.add(digest)
+        damaged: set[str] = set()
+        for digest in sorted(bad):
+            for owner in self.catalog.owners_of(digest):
+                if owner.startswith("file:"):
+                    damaged.add(owner[5:])
+        report.damaged_files = sorted(damaged)
+        if isinstance(self.objects, DiskObjects):
+            report.temp_files = sum(1 for _ in self.objects.tmp.iterdir())
+        return report
+
+    def stats(self) -> Stats:
+        q = self.catalog.query
+        totals = q(
+            "SELECT count(*) n, coalesce(sum(kind='sdist'),0) s, coalesce(sum(kind='wheel'),0) w, "
+            "coalesce(sum(size),0) raw FROM files"
+        )[0]
+        stored = q(
+            "SELECT coalesce(sum(b.stored_size),0) st FROM blobs b WHERE b.digest IN "
+            "(SELECT blob FROM refs WHERE owner LIKE 'file:%')"
+        )[0]["st"]
+        per = q(
+            "SELECT f.project, count(*) n, sum(f.size) raw FROM files f GROUP BY f.project"
+        )
+        per_stored = {
+            r["project"]: r["st"]
+            for r in q(
+                "SELECT p.project, sum(b.stored_size) st FROM (SELECT DISTINCT f.project, r.blob FROM files f "
+                "JOIN refs r ON r.owner = 'file:' || f.filename) p JOIN blobs b ON b.digest = p.blob "
+                "GROUP BY p.project"
+            )
+        }
+        projects = tuple(
+            sorted(
+                (ProjectStats(r["project"], r["n"], r["raw"], per_stored.get(r["project"], 0)) for r in per),
+                key=lambda p: (-p.raw_bytes, p.project),
+            )
+        )
+        return Stats(totals["n"], totals["s"], totals["w"], totals["raw"], stored, projects)
+
+
+class _BlobVanished(CasstoreError):
+    def __init__(self, digest: Digest) -> None:
+        super().__init__(f"blob {digest} vanished during put")
+
+
+def _file_owner(filename: str) -> str:
+    return f"file:{filename}"
+
+
+def _seekable(stream: BinaryIO) -> bool:
+    try:
+        return stream.seekable()
+    except (AttributeError, OSError):
+        return False
+
+
+def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+    while chunk := stream.read(CHUNK):
+        yield chunk
+
+
+def _prepend(head: bytes, stream: BinaryIO) -> Iterator[bytes]:
+    if head:
+        yield head
+    yield from _chunks(stream)
+
+
+@contextlib.contextmanager
+def _opened(source: Source) -> Iterator[tuple[BinaryIO, int]]:
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            f = open(source, "rb")
+        except OSError as e:
+            raise CasstoreError(f"Cannot read {os.fspath(source)!r}: {e.strerror}") from e
+        with f:
+            yield f, os.fstat(f.fileno()).st_size
+    else:
+        yield source, -1
