@@ -17,7 +17,7 @@ from ._errors import (
 from ._model import FileInfo, FsckReport, GcReport, ProjectStats, Stats
 from ._names import DistName, parse_filename
 from ._objects import DiskObjects, MemoryObjects, ObjectStore
-from ._store import DEFAULT_GRACE, FORMAT_VERSION, Store
+from ._store import DEFAULT_GRACE, FORMAT_VERSION, Store, open_store
 
 __version__ = "0.1.0"
 
@@ -43,5 +43,6 @@ __all__ = [
     "Stats",
     "Store",
     "StoreFormatError",
+    "open_store",
     "parse_filename",
 ]

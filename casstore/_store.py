@@ -34,7 +34,7 @@ from ._names import DistName, parse_filename
 from ._objects import DiskObjects, MemoryObjects, ObjectStore
 from ._reader import verified
 
-__all__ = ["Store", "FORMAT_VERSION", "DEFAULT_GRACE"]
+__all__ = ["Store", "open_store", "FORMAT_VERSION", "DEFAULT_GRACE"]
 
 FORMAT_VERSION = 1
 DEFAULT_GRACE = 3600.0  # seconds an unreferenced blob is kept, so concurrent puts can claim it
@@ -75,7 +75,8 @@ class Store:
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, create: bool = True, **kw: object) -> Store:
+    def directory(cls, path: str | os.PathLike[str], *, create: bool = True, **kw: object) -> Store:
+        """Open (or create) the embedded default: a directory with objects and an SQLite catalog."""
         root = Path(path)
         marker = root / _MARKER
         if marker.exists():
@@ -382,6 +383,11 @@ class Store:
             )
         )
         return Stats(totals["n"], totals["s"], totals["w"], totals["raw"], stored, projects)
+
+
+def open_store(path: str | os.PathLike[str], *, create: bool = True) -> Store:
+    """Open the store at ``path`` (a directory; created when missing and ``create`` is true)."""
+    return Store.directory(path, create=create)
 
 
 class _BlobVanished(CasstoreError):
