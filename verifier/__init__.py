@@ -1,0 +1,22 @@
+"""Rebuild wheels from sdists with Zig, in isolated sandboxed environments, and grade them.
+
+Public API; everything else is private. casstore never imports this package."""
+
+from ._api import BlobStore, rebuild, verify, variations_for
+from ._build import VARIATIONS, BuildResult, Variation, make_recipe
+from ._diff import compare_wheels, published_status, run_diffoscope
+from ._errors import BuildFailed, InvalidSdist, InvalidTarget, PinMismatch, ToolMissing, VerifierError
+from ._grade import BuildOutcome, Grade, grade
+from ._record import RECORD_SCHEMA, BuildRecord, Explanation, Recipe, VerificationRecord
+from ._sandbox import Bubblewrap, NoSandbox, Sandbox, detect_sandbox
+from ._targets import DEFAULT_TARGET, TARGETS, Target, get_target
+from ._wheelhouse import Pin
+from ._zig import ZIG_VERSION
+
+__all__ = [
+    "BlobStore", "BuildFailed", "BuildOutcome", "BuildRecord", "BuildResult", "Bubblewrap", "DEFAULT_TARGET",
+    "Explanation", "Grade", "InvalidSdist", "InvalidTarget", "NoSandbox", "Pin", "PinMismatch", "RECORD_SCHEMA",
+    "Recipe", "Sandbox", "TARGETS", "Target", "ToolMissing", "VARIATIONS", "Variation", "VerificationRecord",
+    "VerifierError", "ZIG_VERSION", "compare_wheels", "detect_sandbox", "get_target", "grade", "make_recipe",
+    "published_status", "rebuild", "run_diffoscope", "variations_for", "verify",
+]

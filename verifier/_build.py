@@ -1,0 +1,230 @@
+"""One rebuild: sdist + recipe + variation -> wheel, in a fresh venv, through the `build` frontend, sandboxed."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._digest import file_digests
+from ._errors import VerifierError
+from ._record import BuildRecord, Recipe
+from ._run import DEFAULT_MEMORY, DEFAULT_TIMEOUT, run
+from ._sandbox import Sandbox, detect_sandbox
+from ._sdist import build_requires, extract_sdist, sdist_epoch
+from ._smoke import auditwheel_policy, policy_satisfies, smoke_test
+from ._targets import Target, get_target
+from ._wheel import extension_modules, parse_wheel_name, retag
+from ._wheelhouse import default_wheelhouse, fetch, install, lock
+from ._zig import Zig, find_zig
+
+__all__ = ["Variation", "VARIATIONS", "BuildResult", "make_recipe", "build_once", "python_tag"]
+
+
+@dataclass(frozen=True)
+class Variation:
+    """What differs between two builds of one recipe (reprotest-style). The recipe itself never varies."""
+
+    name: str
+    subdir: str  # build path component: differs in name and length between variations
+    locale: str = "C.UTF-8"
+    tz: str = "UTC"
+    cpus: int | None = None  # None: all CPUs
+    cold_cache: bool = False  # a fresh, empty zig cache for this build
+    env: tuple[tuple[str, str], ...] = ()
+
+
+VARIATIONS: tuple[Variation, ...] = (
+    Variation("first", "a", cold_cache=True, env=(("USER", "builder"),)),
+    Variation(
+        "second", "second-build/with/a/longer/path", locale="fr_FR.UTF-8", tz="Pacific/Kiritimati", cpus=1,
+        env=(("USER", "someone-else"), ("VERIFIER_VARIATION", "2"), ("COLUMNS", "51")),
+    ),
+)
+
+
+@dataclass
+class BuildResult:
+    variation: str
+    ok: bool
+    infra_failure: bool = False  # the failure is ours (timeout, missing tool), not the package's
+    failure: str | None = None
+    wheel: Path | None = None
+    sha256: str | None = None
+    blake3: str | None = None
+    ext_modules: list[str] = field(default_factory=list)
+    auditwheel_policy: str | None = None
+    smoke: str | None = None
+    log: Path | None = None
+    root: Path | None = None  # the build root, for finding embedded paths
+    seconds: float = 0.0
+    sandbox: str = "none"
+
+    def to_record(self, log_blake3: str | None = None) -> BuildRecord:
+        return BuildRecord(
+            self.variation, self.ok, self.infra_failure, self.failure,
+            self.wheel.name if self.wheel else None, self.sha256, self.blake3, list(self.ext_modules),
+            self.auditwheel_policy, self.smoke, log_blake3, str(self.log) if self.log else None,
+            round(self.seconds, 3), self.sandbox,
+        )
+
+
+def python_tag() -> str:
+    return f"cp{sys.version_info.major}{sys.version_info.minor}"
+
+
+def make_recipe(
+    sdist: Path,
+    target: str | Target,
+    *,
+    wheelhouse: Path | None = None,
+    workdir: Path,
+    zig: Zig | None = None,
+    cppflags: str = "",
+    ldflags: str = "",
+    online: bool = True,
+) -> Recipe:
+    """Pin everything a rebuild of `sdist` for `target` depends on; fetch missing build deps if `online`."""
+    t = get_target(target)
+    wheelhouse = wheelhouse or default_wheelhouse()
+    zig = zig or find_zig()
+    sha, b3 = file_digests(sdist)
+    src = extract_sdist(sdist, workdir / "recipe-src")
+    requires = build_requires(src)
+    shutil.rmtree(workdir / "recipe-src")
+    log = workdir / "deps.log"
+    try:
+        pins = lock(requires, wheelhouse, log=log)
+    except VerifierError:
+        if not online:
+            raise
+        fetch(requires, wheelhouse, log=log)
+        pins = lock(requires, wheelhouse, log=log)
+    return Recipe(
+        sdist_filename=sdist.name, sdist_sha256=sha, sdist_blake3=b3, target=t.name,
+        python=f"{platform.python_implementation().lower()}-{platform.python_version()}", python_tag=python_tag(),
+        zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
+        cppflags=cppflags, ldflags=ldflags,
+    )
+
+
+def _fail(res: BuildResult, msg: str, start: float, infra: bool = False) -> BuildResult:
+    res.ok, res.failure, res.infra_failure = False, msg, infra
+    res.seconds = time.monotonic() - start
+    return res
+
+
+def build_once(
+    sdist: Path,
+    recipe: Recipe,
+    variation: Variation,
+    *,
+    workdir: Path,
+    wheelhouse: Path | None = None,
+    zig: Zig | None = None,
+    zig_cache: Path | None = None,
+    sandbox: Sandbox | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    memory: int | None = DEFAULT_MEMORY,
+    smoke: bool = True,
+) -> BuildResult:
+    """Build `sdist` by `recipe` under `variation` in `workdir/<variation.subdir>`; never raises for a
+    failing build (the result says why), raises VerifierError for bad inputs."""
+    start = time.monotonic()
+    target = get_target(recipe.target)
+    wheelhouse = wheelhouse or default_wheelhouse()
+    zig = zig or find_zig(recipe.zig_version)
+    sandbox = sandbox if sandbox is not None else detect_sandbox()
+    sha, _ = file_digests(sdist)
+    if sha != recipe.sdist_sha256:
+        raise VerifierError(f"sdist {str(sdist)!r} has sha256 {sha}, the recipe pins {recipe.sdist_sha256}")
+    root = (workdir / variation.subdir).absolute()
+    if root.exists():
+        shutil.rmtree(root)
+    dirs = {k: root / k for k in ("home", "tmp", "out", "bin", "logs")}
+    for d in dirs.values():
+        d.mkdir(parents=True)
+    log = dirs["logs"] / "build.log"
+    res = BuildResult(variation.name, ok=False, log=log, root=root, sandbox=sandbox.name)
+    try:
+        src = extract_sdist(sdist, root / "src")
+    except VerifierError as e:
+        return _fail(res, str(e), start)
+
+    venv = root / "venv"
+    env0 = {"PATH": "/usr/bin:/bin", "HOME": str(dirs["home"]), "LC_ALL": "C.UTF-8"}
+    r = run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=root, env=env0, log=log)
+    if not r.ok:
+        return _fail(res, "cannot create the build venv", start, infra=True)
+    try:
+        install(recipe.build_deps, wheelhouse, venv / "bin" / "python", log=log)
+    except VerifierError as e:
+        return _fail(res, str(e), start, infra=True)
+
+    cache = root / "zig-cache" if variation.cold_cache else (zig_cache or Path(".cache/zig")).absolute()
+    cache.mkdir(parents=True, exist_ok=True)
+    tools = zig.write_wrappers(dirs["bin"], target, cache_dir=cache, prefix_map={root: "/build"})
+    jobs = str(variation.cpus or os.cpu_count() or 1)
+    env = {
+        "PATH": f"{dirs['bin']}:{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(dirs["home"]),
+        "TMPDIR": str(dirs["tmp"]),
+        "LANG": variation.locale,
+        "LC_ALL": variation.locale,
+        "TZ": variation.tz,
+        "SOURCE_DATE_EPOCH": str(recipe.source_date_epoch),
+        "PYTHONHASHSEED": recipe.pythonhashseed,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "CPPFLAGS": recipe.cppflags,  # not CFLAGS: setuptools would drop sysconfig's -O flags
+        "LDFLAGS": recipe.ldflags,
+        "MAKEFLAGS": f"-j{jobs}",
+        "CMAKE_BUILD_PARALLEL_LEVEL": jobs,
+        "MAX_JOBS": jobs,
+        **tools,
+        **dict(variation.env),
+    }
+    argv = [str(venv / "bin" / "python"), "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dirs["out"]), str(src)]
+    writable = [root] if variation.cold_cache else [root, cache]
+    r = run(argv, cwd=src, env=env, log=log, sandbox=sandbox, writable=writable, timeout=timeout, memory=memory,
+            umask=int(recipe.umask, 8), cpus=variation.cpus)
+    if r.timed_out:
+        return _fail(res, f"build timed out after {timeout:.0f} s", start, infra=True)
+    if not r.ok:
+        return _fail(res, f"build failed with exit code {r.returncode}", start)
+    return _check_wheel(res, dirs["out"], recipe, target, root, sandbox, log, smoke, start)
+
+
+def _check_wheel(
+    res: BuildResult, out: Path, recipe: Recipe, target: Target, root: Path, sandbox: Sandbox, log: Path,
+    smoke: bool, start: float,
+) -> BuildResult:
+    wheels: Sequence[Path] = sorted(out.glob("*.whl"))
+    if len(wheels) != 1:
+        return _fail(res, f"expected one wheel, the build made {len(wheels)}", start)
+    wheel = wheels[0]
+    wn = parse_wheel_name(wheel.name)
+    if wn.is_pure:
+        return _fail(res, f"the build fell back to a pure wheel {wheel.name!r}", start)
+    if wn.python != recipe.python_tag or wn.platform not in ("linux_" + target.arch, target.platform_tag):
+        return _fail(res, f"wheel {wheel.name!r} has unexpected tags for {target.name}", start)
+    res.ext_modules = extension_modules(wheel, target.ext_suffix(recipe.python_tag[2:]))
+    if not res.ext_modules:
+        return _fail(res, f"wheel {wheel.name!r} contains no extension module", start)
+    wheel = retag(wheel, target.platform_tag)
+    res.wheel = wheel
+    res.sha256, res.blake3 = file_digests(wheel)
+    res.auditwheel_policy = auditwheel_policy(wheel, log=log)
+    if not policy_satisfies(res.auditwheel_policy, target.auditwheel_policy):
+        return _fail(res, f"auditwheel says {res.auditwheel_policy}, not within {target.auditwheel_policy}", start)
+    if smoke:
+        res.smoke = smoke_test(wheel, res.ext_modules, root / "smoke", sandbox=sandbox, log=log)
+        if res.smoke != "ok":
+            return _fail(res, f"smoke test: {res.smoke}", start)
+    res.ok = True
+    res.seconds = time.monotonic() - start
+    return res

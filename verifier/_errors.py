@@ -1,0 +1,54 @@
+"""The one exception root of the verifier and its subclasses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "VerifierError",
+    "InvalidTarget",
+    "ToolMissing",
+    "PinMismatch",
+    "InvalidSdist",
+    "BuildFailed",
+]
+
+
+class VerifierError(Exception):
+    """Raised from this package's code."""
+
+
+class InvalidTarget(VerifierError, ValueError):
+    def __init__(self, target: str) -> None:
+        super().__init__(f"unknown target: {target!r}")
+        self.target = target
+
+
+class ToolMissing(VerifierError):
+    def __init__(self, tool: str, package: str) -> None:
+        super().__init__(f"{tool} missing, install Debian package {package}")
+        self.tool = tool
+        self.package = package
+
+
+class PinMismatch(VerifierError):
+    def __init__(self, path: Path, expected: str, actual: str) -> None:
+        super().__init__(f"build dependency {str(path)!r} has digest {actual}, recipe pins {expected}")
+        self.path = path
+        self.expected = expected
+        self.actual = actual
+
+
+class InvalidSdist(VerifierError, ValueError):
+    def __init__(self, sdist: str, why: str) -> None:
+        super().__init__(f"invalid sdist {sdist!r}: {why}")
+        self.sdist = sdist
+        self.why = why
+
+
+class BuildFailed(VerifierError):
+    """A rebuild did not produce a usable wheel; `log` is where the full log is."""
+
+    def __init__(self, message: str, log: Path | None = None) -> None:
+        super().__init__(message + (f" (log: {log})" if log else ""))
+        self.log = log

@@ -1,0 +1,61 @@
+"""How a command is confined: bubblewrap when the machine allows it, else nothing (and the record says so)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Sandbox", "Bubblewrap", "NoSandbox", "detect_sandbox"]
+
+
+class Sandbox:
+    """Turns an argv into one that runs confined; `name` goes into the record."""
+
+    name: str = "none"
+
+    def wrap(self, argv: Sequence[str], *, writable: Sequence[Path], cwd: Path) -> list[str]:
+        return list(argv)
+
+
+class NoSandbox(Sandbox):
+    name = "none"
+
+
+@dataclass
+class Bubblewrap(Sandbox):
+    """Read-only root, private /tmp, no network, only `writable` paths writable."""
+
+    bwrap: str
+    version: str
+    network: bool = False
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"bubblewrap {self.version}"
+
+    def wrap(self, argv: Sequence[str], *, writable: Sequence[Path], cwd: Path) -> list[str]:
+        cmd = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        for p in writable:
+            cmd += ["--bind", str(p), str(p)]
+        cmd += ["--unshare-all"] + (["--share-net"] if self.network else [])
+        cmd += ["--hostname", "rebuild", "--die-with-parent", "--new-session", "--chdir", str(cwd), "--"]
+        return cmd + list(argv)
+
+
+def detect_sandbox(prefer: bool = True) -> Sandbox:
+    """Bubblewrap if installed and working here (it needs user namespaces), else NoSandbox."""
+    exe = shutil.which("bwrap")
+    if not prefer or exe is None:
+        return NoSandbox()
+    probe = Bubblewrap(exe, "?").wrap(["true"], writable=[], cwd=Path("/"))
+    try:
+        ok = subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return NoSandbox()
+    if not ok:
+        return NoSandbox()
+    return Bubblewrap(exe, out.split()[-1] if out.split() else "?")

@@ -1,0 +1,94 @@
+"""Build dependencies: fetched once into a local wheelhouse, locked by digest, installed offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from ._digest import file_digests
+from ._errors import PinMismatch, VerifierError
+from ._run import run
+
+__all__ = ["Pin", "FRONTEND", "fetch", "lock", "install", "default_wheelhouse"]
+
+# The PEP 517 frontend is installed into every build venv next to the backend's requirements.
+FRONTEND = ["build"]
+
+
+@dataclass(frozen=True)
+class Pin:
+    name: str
+    version: str
+    filename: str
+    sha256: str
+    blake3: str
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, str]) -> Pin:
+        return cls(d["name"], d["version"], d["filename"], d["sha256"], d["blake3"])
+
+
+def default_wheelhouse() -> Path:
+    return Path(os.environ.get("VERIFIER_WHEELHOUSE", ".cache/wheelhouse")).absolute()
+
+
+def _pip_env(home: Path) -> dict[str, str]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "SSL_CERT_FILE"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    return env
+
+
+def fetch(requirements: Sequence[str], wheelhouse: Path, *, log: Path) -> None:
+    """Download wheels for `requirements` (+ the frontend) into `wheelhouse`. Needs the network."""
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "pip", "download", "--isolated", "--only-binary", ":all:",
+            "--cert", "/etc/ssl/certs/ca-certificates.crt", "-d", str(wheelhouse), *FRONTEND, *requirements]
+    r = run(argv, cwd=wheelhouse, env=_pip_env(wheelhouse), log=log, timeout=600)
+    if not r.ok:
+        raise VerifierError(f"cannot download build dependencies {list(requirements)!r} (log: {log})")
+
+
+def lock(requirements: Sequence[str], wheelhouse: Path, *, log: Path) -> list[Pin]:
+    """Resolve `requirements` (+ the frontend) offline against `wheelhouse`; pin every file by digest."""
+    report = log.with_suffix(".report.json")
+    argv = [sys.executable, "-m", "pip", "install", "--isolated", "--dry-run", "--ignore-installed", "--no-index",
+            "--find-links", str(wheelhouse), "--only-binary", ":all:", "--quiet", "--report", str(report),
+            *FRONTEND, *requirements]
+    r = run(argv, cwd=wheelhouse, env=_pip_env(wheelhouse), log=log, timeout=300)
+    if not r.ok:
+        raise VerifierError(f"cannot resolve build dependencies {list(requirements)!r} from {str(wheelhouse)!r} (log: {log})")
+    pins = []
+    for item in json.loads(report.read_text())["install"]:
+        path = Path(unquote(urlparse(item["download_info"]["url"]).path))
+        sha, b3 = file_digests(path)
+        meta = item["metadata"]
+        pins.append(Pin(meta["name"], meta["version"], path.name, sha, b3))
+    return sorted(pins, key=lambda p: p.name.lower())
+
+
+def install(pins: Sequence[Pin], wheelhouse: Path, python: Path, *, log: Path) -> None:
+    """Check every pinned file's digest, then install exactly those files (no resolver) into `python`'s env."""
+    files = []
+    for p in pins:
+        path = wheelhouse / p.filename
+        if not path.is_file():
+            raise VerifierError(f"build dependency {p.filename!r} is not in the wheelhouse {str(wheelhouse)!r}")
+        sha, b3 = file_digests(path)
+        if b3 != p.blake3 or sha != p.sha256:
+            raise PinMismatch(path, p.blake3, b3)
+        files.append(str(path))
+    argv = [sys.executable, "-m", "pip", "--python", str(python), "install", "--isolated", "--no-index",
+            "--no-deps", "--quiet", *files]
+    r = run(argv, cwd=python.parent, env=_pip_env(python.parent), log=log, timeout=600)
+    if not r.ok:
+        raise VerifierError(f"cannot install build dependencies into {str(python)!r} (log: {log})")
