@@ -107,3 +107,9 @@ def test_cat_streams_to_stdout_in_a_real_process(tmp_path: Path, dists: Path) ->
     r = subprocess.run([sys.executable, "-m", "casstore.cli", "--store", s, "cat", "alpha-1.1.tar.gz"],
                        capture_output=True, check=True)
     assert r.stdout == (dists / "alpha-1.1.tar.gz").read_bytes()
+
+
+def test_cli_reference_documents_every_core_command() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    for name in cli.commands:
+        assert f"`{name}" in doc, f"docs/cli.md does not document {name!r}"
