@@ -1,0 +1,143 @@
+"""What the simple index publishes, read from a store: project lists, project pages, core metadata.
+
+Shared by the server (:mod:`._server`) and the static export (:mod:`._export`). A wheel's METADATA is
+read once from the store's verified stream and kept as a blob pinned under ``metadata:<filename>``,
+so it is never extracted again; an in-memory map keeps its sha256 for page rendering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import threading
+import zipfile
+from email.parser import BytesHeaderParser
+
+from ._digest import CHUNK, Digest
+from ._errors import CasstoreError, NotFound
+from ._model import FileInfo
+from ._names import normalize_project, parse_filename
+from ._pages import CoreMetadata, ProjectPage, build_project_page
+from ._store import Store
+
+__all__ = ["Index", "MAX_METADATA", "metadata_ref"]
+
+MAX_METADATA = 16 << 20  # a METADATA larger than this is refused (zip bombs)
+_SPOOL = 64 << 20  # wheels up to this size are unpacked in memory, larger ones in a temp file
+
+
+def metadata_ref(filename: str) -> str:
+    return f"metadata:{filename}"
+
+
+class Index:
+    """The index view of a store. Thread-safe; cheap to keep for the life of a server."""
+
+    def __init__(self, store: Store, files_url: str | None = None) -> None:
+        self.store = store
+        self.files_url = files_url
+        self._meta: dict[str, tuple[Digest, CoreMetadata] | None] = {}
+        self._lock = threading.Lock()
+
+    # -- listings -----------------------------------------------------------------------------
+
+    def projects(self) -> list[str]:
+        rows = self.store.catalog.query("SELECT DISTINCT project FROM files ORDER BY project")
+        return [r["project"] for r in rows]
+
+    def files(self, project: str) -> list[FileInfo]:
+        return self.store.ls(project=project)
+
+    def project_page(self, project: str) -> ProjectPage | None:
+        """The page of a normalized project name, or None when the store has no file of it."""
+        files = self.files(project)
+        if not files:
+            return None
+        return build_project_page(project, files, self.core_metadata, self.files_url)
+
+    # -- core metadata (PEP 658) --------------------------------------------------------------
+
+    def core_metadata(self, info: FileInfo) -> CoreMetadata | None:
+        """sha256 (and Requires-Python) of a wheel's METADATA; None for sdists and broken wheels."""
+        got = self._lookup(info)
+        return got[1] if got else None
+
+    def metadata_bytes(self, filename: str) -> bytes:
+        info = self.store.info(filename)
+        got = self._lookup(info)
+        if got is None:
+            raise NotFound(f"metadata of {filename!r}")
+        return self.store.get_blob(got[0])
+
+    def _lookup(self, info: FileInfo) -> tuple[Digest, CoreMetadata] | None:
+        if info.kind != "wheel":
+            return None
+        key = info.filename + "\0" + info.blake3.hex
+        with self._lock:
+            if key in self._meta:
+                return self._meta[key]
+        got = self._load_pinned(info) or self._extract(info)
+        with self._lock:
+            self._meta[key] = got
+        return got
+
+    def _load_pinned(self, info: FileInfo) -> tuple[Digest, CoreMetadata] | None:
+        for hexdigest in self.store.catalog.blobs_of(metadata_ref(info.filename)):
+            try:
+                data = self.store.get_blob(Digest(hexdigest))
+            except CasstoreError:
+                continue
+            return Digest(hexdigest), _describe(data)
+        return None
+
+    def _extract(self, info: FileInfo) -> tuple[Digest, CoreMetadata] | None:
+        try:
+            data = read_wheel_metadata(self.store, info)
+        except (CasstoreError, zipfile.BadZipFile, OSError):
+            return None
+        if data is None:
+            return None
+        digest = self.store.put_blob(data, ref=metadata_ref(info.filename))
+        return digest, _describe(data)
+
+
+def _describe(data: bytes) -> CoreMetadata:
+    headers = BytesHeaderParser().parsebytes(data)
+    rp = headers.get("Requires-Python")
+    return CoreMetadata(hashlib.sha256(data).hexdigest(), str(rp).strip() if rp else None)
+
+
+def read_wheel_metadata(store: Store, info: FileInfo) -> bytes | None:
+    """The ``<name>-<version>.dist-info/METADATA`` of a stored wheel, read through the verified stream
+    (a corrupt wheel raises :class:`ChecksumMismatch` before anything is returned)."""
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL) as spool:
+        with store.open(info.filename) as src:
+            shutil.copyfileobj(src, spool, CHUNK)
+        spool.seek(0)
+        with zipfile.ZipFile(spool) as zf:  # type: ignore[arg-type]
+            member = _metadata_member(zf.namelist(), info.filename)
+            if member is None:
+                return None
+            zi = zf.getinfo(member)
+            if zi.file_size > MAX_METADATA:
+                return None
+            with zf.open(zi) as m:
+                data = m.read(MAX_METADATA + 1)
+            return data if len(data) <= MAX_METADATA else None
+
+
+def _metadata_member(names: list[str], filename: str) -> str | None:
+    candidates = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+    if len(candidates) == 1:
+        return candidates[0]
+    dist = parse_filename(filename)
+    for n in candidates:
+        stem = n.split("/")[0][: -len(".dist-info")]
+        name, _, version = stem.rpartition("-")
+        try:
+            if normalize_project(name) == dist.project:
+                return n
+        except ValueError:
+            continue
+    return None

@@ -1,0 +1,372 @@
+"""The simple-index server: an ASGI app (Starlette) over a :class:`Store`, run by uvicorn.
+
+Routes::
+
+    /simple/                     project list        (PEP 503 HTML / PEP 691 JSON, by Accept or ?format=)
+    /simple/<project>/           project page        (non-normalized names redirect to the normalized one)
+    /files/<filename>            the file, streamed from the store and verified; HEAD, Range, ETag
+    /files/<filename>.metadata   the wheel's METADATA (PEP 658/714)
+    /api/files[?project=&since=] what the store holds, with digests: what a mirror asks to sync
+    /api/requests                request counts per file since the server started
+
+All decisions (what a page shows, which format) are in :mod:`._pages`; this module does the I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from . import _pages
+from ._digest import CHUNK
+from ._errors import CasstoreError, ChecksumMismatch, InvalidFilename, NotFound
+from ._index import Index
+from ._model import FileInfo
+from ._names import normalize_project, parse_filename
+from ._store import Store
+
+__all__ = ["make_app", "RequestLog", "running", "serve"]
+
+log = logging.getLogger("casstore.server")
+
+_FILE_CACHE = "public, max-age=31536000, immutable"
+_PAGE_CACHE = "public, max-age=60"
+_METADATA_SUFFIX = ".metadata"
+
+
+@dataclass
+class RequestLog:
+    """Requests served since start: files (the eviction policy reads these), metadata files, pages.
+
+    ``pending`` holds file downloads not yet written to the catalog (see :meth:`drain`)."""
+
+    files: Counter[str] = field(default_factory=Counter)
+    metadata: Counter[str] = field(default_factory=Counter)
+    pages: Counter[str] = field(default_factory=Counter)
+    pending: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hit(self, kind: str, name: str) -> None:
+        with self.lock:
+            getattr(self, kind)[name] += 1
+            if kind == "files":
+                self.pending[name] += 1
+
+    def drain(self) -> dict[str, int]:
+        with self.lock:
+            out = dict(self.pending)
+            self.pending.clear()
+        return out
+
+    def to_json(self) -> dict[str, dict[str, int]]:
+        with self.lock:
+            return {"files": dict(self.files), "metadata": dict(self.metadata), "pages": dict(self.pages)}
+
+
+class _Version:
+    """A cheap 'has the catalog changed?' check, on a connection of its own (so it never waits
+    for the store's lock): ``PRAGMA data_version`` moves whenever another connection commits."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        where = getattr(store.catalog, "where", ":memory:")
+        self._conn: sqlite3.Connection | None = None
+        if where != ":memory:":
+            self._conn = sqlite3.connect(f"file:{where}?mode=ro", uri=True, check_same_thread=False)
+
+    def __call__(self) -> tuple[int, int]:
+        if self._conn is not None:
+            return (self._conn.execute("PRAGMA data_version").fetchone()[0], 0)
+        return (0, self._store.catalog.db.conn.total_changes)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+class _App:
+    def __init__(self, store: Store, files_url: str | None, flush_interval: float,
+                 count: Any = None) -> None:
+        self.store = store
+        self.index = Index(store, files_url)
+        self.requests = RequestLog()
+        self.version = _Version(store)
+        self.flush_interval = flush_interval
+        self.count = count  # called with {filename: n} to persist download counts; None keeps them in memory
+        self._pages: dict[tuple[str, str], tuple[tuple[int, int], bytes]] = {}
+
+    # -- pages --------------------------------------------------------------------------------
+
+    def _render(self, key: tuple[str, str], fmt: _pages.Format) -> bytes | None:
+        kind, project = key
+        if kind == "index":
+            projects = self.index.projects()
+            return (_pages.index_json(projects) if fmt == "json" else _pages.index_html(projects)).encode()
+        page = self.index.project_page(project)
+        if page is None:
+            return None
+        return (_pages.project_json(page) if fmt == "json" else _pages.project_html(page)).encode()
+
+    async def _page(self, request: Request, kind: str, project: str) -> Response:
+        fmt = _pages.choose_format(request.headers.get("accept"), request.query_params.get("format"))
+        if fmt is None:
+            return Response("Not Acceptable: ask for application/vnd.pypi.simple.v1+json or +html\n",
+                            status_code=406, media_type="text/plain")
+        key = (kind, project)
+        cache_key = (fmt if fmt == "json" else "html", f"{kind}:{project}")
+        version = self.version()
+        hit = self._pages.get(cache_key)
+        if hit is not None and hit[0] == version:
+            body: bytes | None = hit[1]
+        else:
+            body = await run_in_threadpool(self._render, key, fmt)
+            if body is not None:
+                # The render may itself have written (metadata pinned): read the version after it.
+                self._pages[cache_key] = (self.version(), body)
+        headers = {"Vary": "Accept", "Cache-Control": _PAGE_CACHE}
+        if body is None:
+            return Response(_pages.not_found(fmt, f"project {project!r}"), status_code=404,
+                            media_type=_pages.media_type(fmt), headers=headers)
+        self.requests.hit("pages", project or "/")
+        return Response(body, media_type=_pages.media_type(fmt), headers=headers)
+
+    async def root(self, request: Request) -> Response:
+        return RedirectResponse("/simple/", status_code=301)
+
+    async def simple_index(self, request: Request) -> Response:
+        return await self._page(request, "index", "")
+
+    async def simple_project(self, request: Request) -> Response:
+        raw = request.path_params["project"]
+        try:
+            name = normalize_project(raw)
+        except ValueError:
+            fmt = _pages.choose_format(request.headers.get("accept"), request.query_params.get("format"))
+            return Response(_pages.not_found(fmt or "html", f"project {raw!r}"), status_code=404,
+                            media_type=_pages.media_type(fmt or "html"))
+        if name != raw or not request.url.path.endswith("/"):
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"/simple/{name}/{query}", status_code=301)
+        return await self._page(request, "project", name)
+
+    # -- files --------------------------------------------------------------------------------
+
+    async def file(self, request: Request) -> Response:
+        filename = request.path_params["filename"]
+        if filename.endswith(_METADATA_SUFFIX):
+            return await self._metadata(request, filename[: -len(_METADATA_SUFFIX)])
+        try:
+            parse_filename(filename)
+            info = await run_in_threadpool(self.store.info, filename)
+        except (InvalidFilename, NotFound):
+            return Response(f"Not found: {filename}\n", status_code=404, media_type="text/plain")
+        etag = f'"{info.sha256}"'
+        headers = {
+            "ETag": etag, "Cache-Control": _FILE_CACHE, "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+        }
+        if etag in _etags(request.headers.get("if-none-match")):
+            return Response(status_code=304, headers=headers)
+        start, end = 0, info.size  # [start, end)
+        status = 200
+        rng = request.headers.get("range")
+        if rng and (not request.headers.get("if-range") or request.headers["if-range"] == etag):
+            parsed = parse_range(rng, info.size)
+            if parsed == "unsatisfiable":
+                return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{info.size}"})
+            if parsed is not None:
+                start, end = parsed
+                status = 206
+                headers["Content-Range"] = f"bytes {start}-{end - 1}/{info.size}"
+        headers["Content-Length"] = str(end - start)
+        if request.method == "HEAD":
+            return Response(status_code=status, headers=headers)
+        self.requests.hit("files", filename)
+        return StreamingResponse(self._stream(info, start, end), status_code=status, headers=headers)
+
+    def _stream(self, info: FileInfo, start: int, end: int) -> Iterator[bytes]:
+        """Bytes [start, end) of a file, from the verified stream. The rest of the file is read too,
+        so a corrupt blob is detected (and logged, and the connection cut) whatever range was asked."""
+        pos = 0
+        try:
+            with self.store.open(info.filename) as src:
+                while chunk := src.read(CHUNK):
+                    lo, hi = max(start - pos, 0), min(end - pos, len(chunk))
+                    pos += len(chunk)
+                    if lo < hi:
+                        yield chunk[lo:hi]
+        except ChecksumMismatch as e:
+            log.error("refusing to finish serving %s: %s", info.filename, e)
+            raise
+
+    async def _metadata(self, request: Request, filename: str) -> Response:
+        try:
+            parse_filename(filename)
+            data = await run_in_threadpool(self.index.metadata_bytes, filename)
+        except (InvalidFilename, NotFound):
+            return Response(f"Not found: {filename}{_METADATA_SUFFIX}\n", status_code=404, media_type="text/plain")
+        self.requests.hit("metadata", filename)
+        import hashlib
+
+        etag = f'"{hashlib.sha256(data).hexdigest()}"'
+        headers = {"ETag": etag, "Cache-Control": _FILE_CACHE}
+        if etag in _etags(request.headers.get("if-none-match")):
+            return Response(status_code=304, headers=headers)
+        return Response(data, media_type="text/plain; charset=utf-8", headers=headers)
+
+    # -- api ----------------------------------------------------------------------------------
+
+    async def api_files(self, request: Request) -> Response:
+        project = request.query_params.get("project")
+        try:
+            since = float(request.query_params.get("since", "0"))
+            proj = normalize_project(project) if project else None
+        except ValueError:
+            return JSONResponse({"error": "bad project or since"}, status_code=400)
+        files = await run_in_threadpool(self.store.ls, proj)
+        rows = [
+            {"filename": f.filename, "project": f.project, "version": f.version, "kind": f.kind,
+             "size": f.size, "sha256": f.sha256, "blake3": str(f.blake3), "added": f.added,
+             "url": f"/files/{f.filename}"}
+            for f in files if f.added >= since
+        ]
+        return JSONResponse({"files": rows})
+
+    async def api_requests(self, request: Request) -> Response:
+        return JSONResponse(self.requests.to_json())
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        counts = self.requests.drain()
+        if counts and self.count is not None:
+            try:
+                self.count(counts)
+            except CasstoreError as e:
+                log.warning("cannot record request counts: %s", e)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        async def flusher() -> None:
+            while True:
+                await asyncio.sleep(self.flush_interval)
+                await run_in_threadpool(self.flush)
+
+        task = asyncio.create_task(flusher())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await run_in_threadpool(self.flush)
+
+
+def _etags(header: str | None) -> set[str]:
+    if not header:
+        return set()
+    return {t.strip().removeprefix("W/") for t in header.split(",")}
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
+    """A single ``bytes=`` range as [start, end); None to ignore the header (invalid or multi-range,
+    RFC 9110 allows serving the whole file), ``"unsatisfiable"`` for a 416."""
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if not first:
+            n = int(last)
+            if n < 0:
+                return None
+            if n == 0:
+                return "unsatisfiable"
+            return (max(size - n, 0), size) if size else "unsatisfiable"
+        start = int(first)
+        end = int(last) + 1 if last else size
+    except ValueError:
+        return None
+    if start < 0 or end <= start and last:
+        return None
+    if start >= size:
+        return "unsatisfiable"
+    return start, min(end, size)
+
+
+def make_app(store: Store, *, files_url: str | None = None, flush_interval: float = 5.0,
+             count_requests: bool = True) -> Starlette:
+    """The simple-index ASGI app over ``store``. ``files_url`` points file links elsewhere (a CDN or
+    a secondary cache); the default is this server's ``/files/``. Download counts are written to the
+    catalog every ``flush_interval`` seconds (and at shutdown) when ``count_requests`` is true and the
+    store's catalog can record them. ``app.state.requests`` is the :class:`RequestLog`."""
+    count = getattr(store, "record_requests", None) if count_requests else None
+    a = _App(store, files_url, flush_interval, count)
+    app = Starlette(
+        routes=[
+            Route("/", a.root),
+            Route("/simple", a.root),
+            Route("/simple/", a.simple_index),
+            Route("/simple/{project}", a.simple_project),
+            Route("/simple/{project}/", a.simple_project),
+            Route("/files/{filename}", a.file, methods=["GET", "HEAD"]),
+            Route("/api/files", a.api_files),
+            Route("/api/requests", a.api_requests),
+        ],
+        lifespan=a.lifespan,
+    )
+    app.router.redirect_slashes = False  # names and slashes are redirected by simple_project, nowhere else
+    app.state.requests = a.requests
+    app.state.index = a.index
+    app.state.flush = a.flush
+    return app
+
+
+def serve(store: Store, host: str = "127.0.0.1", port: int = 8000, *, files_url: str | None = None,
+          access_log: bool = True) -> None:
+    """Run the server in the foreground until interrupted."""
+    import uvicorn
+
+    uvicorn.run(make_app(store, files_url=files_url), host=host, port=port, access_log=access_log,
+                log_level="info")
+
+
+@contextlib.contextmanager
+def running(app: Any, host: str = "127.0.0.1", port: int = 0, *, access_log: bool = False) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a background thread; yields its base URL (``http://host:port``).
+    ``port=0`` picks a free port. For tests, benchmarks, and embedding."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    config = uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise CasstoreError(f"server on {host}:{sock.getsockname()[1]} did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
