@@ -40,6 +40,8 @@ class Bubblewrap(Sandbox):
         cmd = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
         for p in writable:
             cmd += ["--bind", str(p), str(p)]
+        if not any(cwd == p or p in cwd.parents for p in writable):
+            cmd += ["--ro-bind", str(cwd), str(cwd)]  # /tmp is private: keep the working directory visible
         cmd += ["--unshare-all"] + (["--share-net"] if self.network else [])
         cmd += ["--hostname", "rebuild", "--die-with-parent", "--new-session", "--chdir", str(cwd), "--"]
         return cmd + list(argv)

@@ -54,10 +54,13 @@ def auditwheel_policy(wheel: Path, *, log: Path) -> str | None:
     """The platform tag `auditwheel show` says the wheel is consistent with, or None if it rejects it."""
     exe = shutil.which("auditwheel") or str(Path(sys.executable).parent / "auditwheel")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(wheel.parent), "LC_ALL": "C.UTF-8"}
-    r = run([exe, "show", "--json", str(wheel)], cwd=wheel.parent, env=env, log=log, timeout=300)
+    out_path = log.with_name(log.stem + ".auditwheel.json")
+    out_path.unlink(missing_ok=True)
+    r = run([exe, "show", "--json", str(wheel)], cwd=wheel.parent, env=env, log=out_path, timeout=300)
     if not r.ok:
         return None
-    out = r.output[r.output.find("{") :]
+    text = out_path.read_text(errors="replace")
+    out = text[text.find("{") :]
     try:
         data = json.loads(out)
     except json.JSONDecodeError:

@@ -1,0 +1,38 @@
+"""Real sdists (and published wheels) from PyPI, cached under .cache/ so later runs are offline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _download(spec: str, dest: Path, *args: str) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--isolated", "--no-deps", "--quiet", "-d", str(dest),
+         "--cert", "/etc/ssl/certs/ca-certificates.crt", *args, spec],
+        check=True, stdin=subprocess.DEVNULL,
+    )
+
+
+def fetch_sdist(name: str, version: str, cache: Path) -> Path:
+    dest = cache / "sdists"
+    norm = name.lower().replace("-", "_")
+    found = [p for p in dest.glob("*") if p.name.lower().replace("-", "_").startswith(f"{norm}-{version}.")]
+    if not found:
+        _download(f"{name}=={version}", dest, "--no-binary", ":all:")
+        found = [p for p in dest.glob("*") if p.name.lower().replace("-", "_").startswith(f"{norm}-{version}.")]
+    return found[0]
+
+
+def fetch_published_wheel(name: str, version: str, cache: Path, platform: str = "manylinux_2_17_x86_64") -> Path | None:
+    dest = cache / "published" / f"{name}-{version}-{platform}"
+    if not any(dest.glob("*.whl")):
+        try:
+            _download(f"{name}=={version}", dest, "--only-binary", ":all:", "--platform", platform,
+                      "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311")
+        except subprocess.CalledProcessError:
+            return None
+    wheels = sorted(dest.glob("*.whl"))
+    return wheels[0] if wheels else None

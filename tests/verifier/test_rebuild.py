@@ -1,0 +1,117 @@
+"""End-to-end: generated C and C++ sdists rebuilt with zig, graded, explained."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from verifier import (
+    Grade, Sandbox, Variation, VerificationRecord, make_recipe, rebuild, verify,
+)
+
+from . import sdists
+
+pytestmark = pytest.mark.slow
+
+
+def _verify(sdist: Path, tmp_path: Path, wheelhouse: Path, zig_cache: Path, sandbox: Sandbox,
+            variations: tuple[Variation, ...], **kw: object) -> VerificationRecord:
+    (rec,) = verify(sdist, workdir=tmp_path / "work", wheelhouse=wheelhouse, zig_cache=zig_cache, sandbox=sandbox,
+                    variations=variations, **kw)  # type: ignore[arg-type]
+    return rec
+
+
+def test_c_extension_is_reproducible_cold_and_warm(tmp_path, wheelhouse, zig_cache, sandbox) -> None:
+    rec = _verify(sdists.c_sdist(tmp_path), tmp_path, wheelhouse, zig_cache, sandbox,
+                  variations=__import__("verifier").VARIATIONS)
+    assert rec.grade == "reproducible", rec.reasons
+    a, b = rec.builds
+    assert a.wheel_filename == "tinyc-0.1-cp311-cp311-manylinux_2_17_x86_64.whl"
+    assert a.ext_modules == ["tinyc._speed"] and a.smoke == "ok"
+    assert a.auditwheel_policy is not None and a.auditwheel_policy.startswith("manylinux_2_")
+    assert a.sandbox == sandbox.name
+    assert {p.name for p in rec.recipe.build_deps} >= {"setuptools", "build"}
+    assert rec.recipe.target == "x86_64-linux-gnu.2.17" and rec.recipe.zig_version == "0.17.1"
+    assert VerificationRecord.loads(rec.dumps()) == rec
+
+
+def test_cxx_extension_is_reproducible(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:
+    rec = _verify(sdists.cxx_sdist(tmp_path), tmp_path, wheelhouse, zig_cache, sandbox, warm_variations)
+    assert rec.grade == "reproducible", rec.reasons
+    assert rec.builds[0].ext_modules == ["tinycxx._speed"]
+
+
+def test_wall_clock_time_is_repeatable_and_explained(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:
+    rec = _verify(sdists.timestamp_sdist(tmp_path), tmp_path, wheelhouse, zig_cache, sandbox, warm_variations)
+    assert rec.grade == "repeatable", rec.reasons
+    exp = rec.explanation
+    assert exp is not None
+    assert "tinytime/_speed.cpython-311-x86_64-linux-gnu.so" in exp.differing_members
+    assert "timestamps" in exp.causes
+    assert not exp.equal_after_normalization
+    assert exp.diffoscope_path is not None or "diffoscope-minimal" in (exp.note or "")
+
+
+def test_random_bytes_are_repeatable_and_explained(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:
+    rec = _verify(sdists.random_sdist(tmp_path), tmp_path, wheelhouse, zig_cache, sandbox, warm_variations,
+                  diffoscope=False)
+    assert rec.grade == "repeatable"
+    assert rec.explanation is not None and "randomness" in rec.explanation.causes
+
+
+def test_compile_error_is_broken_with_its_log(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:
+    rec = _verify(sdists.broken_sdist(tmp_path), tmp_path, wheelhouse, zig_cache, sandbox, warm_variations)
+    assert rec.grade == "broken"
+    assert "failed" in rec.reasons[0]
+    log = Path(rec.builds[0].log_path or "")
+    assert "error" in log.read_text()
+
+
+def test_pure_fallback_is_broken(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:
+    rec = _verify(sdists.pure_sdist(tmp_path), tmp_path, wheelhouse, zig_cache, sandbox, warm_variations[:1],
+                  builds=1)
+    assert rec.grade == "broken"
+    assert "pure wheel" in rec.reasons[0]
+
+
+def test_rebuild_by_recipe_gives_the_recorded_bytes(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:
+    sd = sdists.c_sdist(tmp_path, name="tinyagain")
+    recipe = make_recipe(sd, "x86_64-linux-gnu.2.17", wheelhouse=wheelhouse, workdir=tmp_path)
+    _, first = rebuild(sd, recipe=recipe, workdir=tmp_path / "one", wheelhouse=wheelhouse, zig_cache=zig_cache,
+                       sandbox=sandbox, variation=warm_variations[0])
+    again = Recipe_from_json(recipe)
+    _, second = rebuild(sd, recipe=again, workdir=tmp_path / "two", wheelhouse=wheelhouse, zig_cache=zig_cache,
+                        sandbox=sandbox, variation=warm_variations[1], smoke=False)
+    assert first.ok and second.ok and first.blake3 == second.blake3
+
+
+def Recipe_from_json(recipe):  # a recipe read back from its JSON, as a rebuild next year would
+    from verifier import Recipe
+
+    return Recipe.from_json(json.loads(json.dumps(recipe.to_json())))
+
+
+def test_tampered_build_dependency_is_refused(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:
+    sd = sdists.c_sdist(tmp_path, name="tinypin")
+    recipe = make_recipe(sd, "x86_64-linux-gnu.2.17", wheelhouse=wheelhouse, workdir=tmp_path)
+    bad = replace(recipe, build_deps=tuple(replace(p, blake3="blake3:" + "0" * 64) for p in recipe.build_deps))
+    _, res = rebuild(sd, recipe=bad, workdir=tmp_path / "w", wheelhouse=wheelhouse, zig_cache=zig_cache,
+                     sandbox=sandbox, variation=warm_variations[0])
+    assert not res.ok and res.infra_failure and "recipe pins blake3:000" in (res.failure or "")
+    assert zipfile.is_zipfile(wheelhouse / recipe.build_deps[0].filename)
+
+
+def test_verify_an_sdist_from_the_store(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:
+    casstore = pytest.importorskip("casstore")
+    store = casstore.Store.memory()
+    info = store.put(sdists.c_sdist(tmp_path, name="tinystore"))
+    for ref in (info.filename, str(info.blake3)):
+        rec = _verify(ref, tmp_path / ref[:6], wheelhouse, zig_cache, sandbox, warm_variations, store=store)
+        assert rec.grade == Grade.REPRODUCIBLE.value
+        assert rec.recipe.sdist_blake3 == str(info.blake3)
+        log = rec.builds[0].log_blake3
+        assert log is not None and b"Successfully built" in store.get_blob(casstore.Digest.parse(log))

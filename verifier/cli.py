@@ -1,0 +1,133 @@
+"""`casstore rebuild` and `casstore verify`: click commands registered from the application layer
+through the `casstore.commands` entry-point group (casstore itself never imports the verifier).
+
+Thin: every decision is the library's; this module parses options, prints, and turns VerifierError
+into one line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ._api import rebuild as _rebuild
+from ._api import verify as _verify
+from ._build import VARIATIONS
+from ._errors import VerifierError
+from ._record import VerificationRecord
+from ._targets import DEFAULT_TARGET, TARGETS
+
+__all__ = ["rebuild", "verify", "summary_rows"]
+
+_target_opt = click.option(
+    "--target", "targets", multiple=True, type=click.Choice(sorted(TARGETS)), default=[DEFAULT_TARGET],
+    show_default=True, help="Target to build for (repeatable).",
+)
+_workdir_opt = click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path(".cache/rebuild"),
+                            show_default=True, help="Where builds run and logs stay.")
+_wheelhouse_opt = click.option("--wheelhouse", type=click.Path(file_okay=False, path_type=Path), default=None,
+                               help="Local wheelhouse of build dependencies [default: .cache/wheelhouse].")
+
+
+def _pass_store(fn: Any) -> Any:
+    from casstore.cli import pass_store  # the application layer: the verifier may use casstore, not vice versa
+
+    return pass_store(create=True)(fn)
+
+
+def _log_tail(path: str | None, lines: int = 25) -> str:
+    if not path or not Path(path).is_file():
+        return ""
+    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+
+
+def summary_rows(records: Sequence[VerificationRecord]) -> list[tuple[str, str, str, str, str]]:
+    """(sdist, target, grade, seconds, why) per record: what the summary table shows."""
+    rows = []
+    for r in records:
+        why = "; ".join(r.explanation.causes) if r.explanation and r.explanation.causes else "; ".join(r.reasons)
+        rows.append((r.recipe.sdist_filename, r.recipe.target, r.grade, f"{r.seconds:.1f}", why))
+    return rows
+
+
+@click.command()
+@click.argument("sdist")
+@_target_opt
+@_workdir_opt
+@_wheelhouse_opt
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Directory for the rebuilt wheels.")
+@click.option("--put", is_flag=True, help="Also store the rebuilt wheels.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@_pass_store
+def rebuild(store: Any, sdist: str, targets: tuple[str, ...], workdir: Path, wheelhouse: Path | None, output: Path,
+            put: bool, as_json: bool) -> None:
+    """Rebuild wheels of SDIST (a path, or a filename or digest in the store) with Zig."""
+    results = []
+    try:
+        for t in targets:
+            click.echo(f"rebuilding {sdist} for {t}...", err=True)
+            recipe, res = _rebuild(sdist, t, workdir=workdir / t, store=store, wheelhouse=wheelhouse,
+                                   variation=VARIATIONS[0])
+            entry: dict[str, Any] = {"target": t, "recipe": recipe.to_json(), "recipe_digest": recipe.digest,
+                                     "ok": res.ok, "failure": res.failure, "log": str(res.log),
+                                     "seconds": round(res.seconds, 3)}
+            if res.ok and res.wheel is not None:
+                output.mkdir(parents=True, exist_ok=True)
+                dest = output / res.wheel.name
+                dest.write_bytes(res.wheel.read_bytes())
+                entry.update(wheel=str(dest), sha256=res.sha256, blake3=res.blake3)
+                if put:
+                    store.put(dest)
+                click.echo(f"{dest} {res.blake3} ({res.seconds:.1f} s)", err=as_json)
+            else:
+                click.echo(f"{t}: {res.failure}\n{_log_tail(str(res.log))}\nfull log: {res.log}", err=True)
+            results.append(entry)
+    except VerifierError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    if not all(r["ok"] for r in results):
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("sdists", nargs=-1, required=True)
+@_target_opt
+@click.option("--builds", type=click.IntRange(min=2), default=2, show_default=True, help="Builds per target.")
+@_workdir_opt
+@_wheelhouse_opt
+@click.option("--no-diffoscope", is_flag=True, help="Skip diffoscope reports.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verification records as JSON.")
+@_pass_store
+def verify(store: Any, sdists: tuple[str, ...], targets: tuple[str, ...], builds: int, workdir: Path,
+           wheelhouse: Path | None, no_diffoscope: bool, as_json: bool) -> None:
+    """Build each SDIST several times per target under varied conditions and grade it."""
+    records: list[VerificationRecord] = []
+    try:
+        for i, sdist in enumerate(sdists):
+            records += _verify(sdist, targets, builds=builds, workdir=workdir / f"verify-{i}", store=store,
+                               wheelhouse=wheelhouse, diffoscope=not no_diffoscope,
+                               progress=lambda m: click.echo(m, err=True))
+    except VerifierError as e:
+        raise click.ClickException(str(e)) from None
+    stored = [str(store.put_blob(r.dumps().encode())) for r in records]
+    for r in records:
+        for b in r.builds:
+            if not b.ok:
+                click.echo(f"{r.recipe.sdist_filename} [{b.variation}]: {b.failure}\n{_log_tail(b.log_path)}\n"
+                           f"full log: {b.log_path}", err=True)
+    if as_json:
+        click.echo(json.dumps([dict(r.to_json(), record_blake3=d) for r, d in zip(records, stored)], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("sdist", "target", "grade", "seconds", "why", "record")
+    for row, d in zip(summary_rows(records), stored):
+        table.add_row(*row, d[:19])
+    Console().print(table)
