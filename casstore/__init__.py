@@ -14,9 +14,12 @@ from ._errors import (
     NotFound,
     StoreFormatError,
 )
+from ._export import ExportReport, export_index, nginx_server
+from ._mirror import Expected, FetchFailed, FetchResult, SyncReport, fetch, sync_mirror, trusted_digests
 from ._model import FileInfo, FsckReport, GcReport, ProjectStats, Stats
 from ._names import DistName, parse_filename
 from ._objects import DiskObjects, MemoryObjects, ObjectStore
+from ._server import make_app
 from ._store import DEFAULT_GRACE, FORMAT_VERSION, Store, open_store
 
 __version__ = "0.1.0"
@@ -45,4 +48,15 @@ __all__ = [
     "StoreFormatError",
     "open_store",
     "parse_filename",
+    "ExportReport",
+    "Expected",
+    "FetchFailed",
+    "FetchResult",
+    "SyncReport",
+    "export_index",
+    "fetch",
+    "make_app",
+    "nginx_server",
+    "sync_mirror",
+    "trusted_digests",
 ]

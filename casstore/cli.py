@@ -355,5 +355,9 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     return 0
 
 
+from ._cli_index import register as _register_index  # noqa: E402  (serve, export-index, mirror, fetch)
+
+_register_index(cli)
+
 if __name__ == "__main__":
     sys.exit(main())

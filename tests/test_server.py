@@ -177,11 +177,9 @@ class _LyingObjects:
         from casstore import _compress
 
         raw = _compress.decompressing_reader(self._inner.open(key)).read()  # type: ignore[attr-defined]
-        if key != self._victim:
-            out = io.BytesIO()
-        else:
-            raw = raw[:-40] + bytes(b ^ 0xFF for b in raw[-40:])
-            out = io.BytesIO()
+        if raw:  # every blob rots (a file may be stored as several blobs)
+            raw = raw[:-1] + bytes([raw[-1] ^ 0xFF])
+        out = io.BytesIO()
         c = _compress.Compressor(out, 3, len(raw))
         c.write(raw)
         c.finish()

@@ -1,0 +1,145 @@
+"""CLI commands for the index: ``serve``, ``export-index``, ``mirror sync``, ``fetch``.
+
+Thin layers over :mod:`._server`, :mod:`._export` and :mod:`._mirror`; registered on the main group
+by :func:`register`. Library errors reach ``casstore.cli.main``, which prints them as one line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ._digest import Digest
+from ._errors import CasstoreError, StoreFormatError
+from ._store import Store
+
+__all__ = ["register"]
+
+
+def _store(create: bool = False) -> Store:
+    obj = click.get_current_context().find_root().obj
+    return obj.store(create=create)  # type: ignore[no-any-return]
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def _quiet_logging() -> None:
+    """The commands print what was skipped themselves; keep logging's last-resort handler quiet."""
+    logging.getLogger("casstore").addHandler(logging.NullHandler())
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--files-url", help="Point file links here (a CDN or secondary cache) instead of /files/.")
+@click.option("--no-access-log", is_flag=True, help="Do not log every request.")
+def serve(host: str, port: int, files_url: str | None, no_access_log: bool) -> None:
+    """Serve the store as a simple index (PEP 503/691/700/658) that pip and uv install from."""
+    from ._server import serve as run
+
+    store = _store()
+    click.echo(f"casstore: serving {store.root} at http://{host}:{port}/simple/", err=True)
+    run(store, host, port, files_url=files_url, access_log=not no_access_log)
+
+
+@click.command(name="export-index")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--files-url", help="Point file links here instead of copying files into DIRECTORY/files.")
+@click.option("--nginx-conf", type=click.Path(dir_okay=False),
+              help="Also write an nginx server block for the export to this file.")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, help="The nginx block's listen address.")
+@click.option("--json", "as_json", is_flag=True)
+def export_index_cmd(directory: str, files_url: str | None, nginx_conf: str | None, listen: str,
+                     as_json: bool) -> None:
+    """Write the simple index as static files (HTML and JSON pages, metadata files, files)."""
+    from ._export import export_index, nginx_server
+
+    report = export_index(_store(), directory, files_url=files_url)
+    if nginx_conf:
+        Path(nginx_conf).write_text(nginx_server(Path(directory).resolve(), listen))
+    if as_json:
+        _echo_json(report.to_json())
+    else:
+        click.echo(f"{report.projects} projects; {report.files_written} files written, {report.files_kept} "
+                   f"unchanged, {report.metadata_written} metadata files, {len(report.removed)} removed")
+
+
+@click.group()
+def mirror() -> None:
+    """Keep this store as a secondary cache (mirror) of a casstore server."""
+
+
+@mirror.command()
+@click.option("--from", "primary", required=True, help="Base URL of the casstore server to mirror.")
+@click.option("--project", "projects", multiple=True, help="Only these projects (repeatable).")
+@click.option("--since", type=float, help="Only files the primary added after this Unix time.")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per request.")
+@click.option("--json", "as_json", is_flag=True)
+def sync(primary: str, projects: tuple[str, ...], since: float | None, timeout: float, as_json: bool) -> None:
+    """Fetch what the primary has and this store lacks, verified by blake3 and sha256."""
+    from ._mirror import SyncReport, sync_mirror
+
+    _quiet_logging()
+    store = _store(create=True)
+    total = SyncReport()
+    for project in projects or (None,):
+        r = sync_mirror(store, primary, project=project, since=since, timeout=timeout)
+        total.fetched += r.fetched
+        total.present += r.present
+        total.bytes_fetched += r.bytes_fetched
+        total.failed += r.failed
+    if as_json:
+        _echo_json(total.to_json())
+    else:
+        click.echo(f"fetched {len(total.fetched)} files ({total.bytes_fetched} bytes), "
+                   f"{total.present} already present, {len(total.failed)} failed")
+        for name, why in total.failed:
+            click.echo(f"  failed: {name}: {why}", err=True)
+    if total.failed:
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--source", "sources", multiple=True, required=True,
+              help="A simple index to try, in order (repeatable): casstore server, export, or mirror.")
+@click.option("--index", help="Trusted index for the digests, when the store's catalog does not know the file.")
+@click.option("-o", "--output", type=click.Path(file_okay=False), default=".", show_default=True)
+@click.option("--into-store", is_flag=True, help="Also put the verified file into the store.")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per request.")
+def fetch(name: str, sources: tuple[str, ...], index: str | None, output: str, into_store: bool,
+          timeout: float) -> None:
+    """Fetch a file (by filename, or digest if the catalog knows it) from the first source serving
+    bytes with the trusted digest; sources serving other bytes are skipped and reported."""
+    from ._mirror import fetch as do_fetch
+
+    _quiet_logging()
+    store: Store | None
+    try:
+        store = _store(create=into_store)
+    except StoreFormatError:
+        if index is None:
+            raise
+        store = None
+    if Digest.looks_like(name):
+        if store is None:
+            raise CasstoreError(f"{name!r} is a digest, but there is no store whose catalog could name it")
+        name = store.info(name).filename
+    result = do_fetch(name, sources, store=store, index=index, dest=output, timeout=timeout,
+                      into_store=into_store)
+    for src, why in result.skipped:
+        click.echo(f"casstore: skipped {src}: {why}", err=True)
+    click.echo(f"{result.path} (from {result.source})")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(serve)
+    cli.add_command(export_index_cmd)
+    cli.add_command(mirror)
+    cli.add_command(fetch)
