@@ -273,7 +273,7 @@ def _print_stats(s: Any, top: int = 20) -> None:
 @click.option("--kind", type=click.Choice(["sdist", "wheel"]), help="Only sdists or only wheels.")
 @click.pass_obj
 def pull(ctx: _Ctx, specs: tuple[str, ...], latest: int | None, index: str, cache: str, kind: str | None) -> None:
-    """Fetch releases (e.g. 'msgpack>=1.0') with all their files from an index, verified, into the store."""
+    """Fetch releases matching SPECS (like 'msgpack>=1.0') with all their files, verified, into the store."""
     from packaging.requirements import Requirement
 
     store = ctx.store(create=True)
