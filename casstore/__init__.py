@@ -19,6 +19,7 @@ from ._mirror import Expected, FetchFailed, FetchResult, SyncReport, fetch, sync
 from ._model import FileInfo, FsckReport, GcReport, ProjectStats, Stats
 from ._names import DistName, parse_filename
 from ._objects import DiskObjects, MemoryObjects, ObjectStore
+from ._records import InvalidRecord
 from ._server import make_app
 from ._store import DEFAULT_GRACE, FORMAT_VERSION, Store, open_store
 
@@ -39,6 +40,7 @@ __all__ = [
     "InvalidContent",
     "InvalidDigest",
     "InvalidFilename",
+    "InvalidRecord",
     "MemoryObjects",
     "NotFound",
     "ObjectStore",

@@ -26,7 +26,7 @@ from ._errors import StoreFormatError
 
 __all__ = ["Catalog", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _BUSY_MS = 60_000
 
 
@@ -127,6 +127,8 @@ class Catalog:
                 )
             if version < 1:
                 self._create_v1(db)
+            if version < 2:
+                self._create_v2(db)
             db.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
             )
@@ -163,6 +165,21 @@ class Catalog:
         db["files"].create_index(["project", "version"], if_not_exists=True)
         db["files"].create_index(["blake3"], if_not_exists=True)
         db["refs"].create_index(["blob"], if_not_exists=True)
+
+    @staticmethod
+    def _create_v2(db: sqlite_utils.Database) -> None:
+        # Rebuild records: the JSON record is a blob (pinned by owner 'record:<id>'); the columns index it.
+        db["rebuilds"].create(
+            {
+                "id": str, "sdist": str, "sdist_blake3": str, "target": str, "recipe_digest": str,
+                "grade": str, "wheel_blake3": str, "record": str, "started": str, "seconds": float,
+            },
+            pk="id", if_not_exists=True,
+        )
+        db["rebuilds"].create_index(["sdist", "target"], if_not_exists=True)
+        db["rebuilds"].create_index(["recipe_digest"], if_not_exists=True)
+        # Download counts per file (the index server adds to them; eviction policies read them).
+        db["downloads"].create({"filename": str, "count": int, "last": float}, pk="filename", if_not_exists=True)
 
     # -- rows ---------------------------------------------------------------------------------
 
@@ -227,3 +244,29 @@ class Catalog:
 
     def delete_blob_row(self, digest: str) -> None:
         self.execute("DELETE FROM blobs WHERE digest = ?", [digest])
+
+    def add_rebuild(self, row: dict[str, Any]) -> None:
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        self.execute(f"INSERT OR REPLACE INTO rebuilds({cols}) VALUES ({marks})", list(row.values()))
+
+    def rebuilds(self, sdist: str | None = None, target: str | None = None,
+                 recipe_digest: str | None = None) -> list[dict[str, Any]]:
+        where, params = [], []
+        for col, val in (("sdist", sdist), ("target", target), ("recipe_digest", recipe_digest)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                params.append(val)
+        sql = "SELECT * FROM rebuilds" + (" WHERE " + " AND ".join(where) if where else "")
+        return self.query(sql + " ORDER BY started, id", params)
+
+    def add_downloads(self, counts: dict[str, int], when: float) -> None:
+        for filename, n in counts.items():
+            self.execute(
+                "INSERT INTO downloads(filename, count, last) VALUES (?, ?, ?) ON CONFLICT(filename) "
+                "DO UPDATE SET count = count + excluded.count, last = excluded.last",
+                [filename, n, when],
+            )
+
+    def downloads(self) -> dict[str, int]:
+        return {r["filename"]: r["count"] for r in self.query("SELECT filename, count FROM downloads")}

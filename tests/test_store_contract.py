@@ -107,27 +107,29 @@ def test_ls_filters_by_project_version_and_kind(store: Store) -> None:
     assert [f.filename for f in store.ls(kind="sdist", project="beta")] == ["Beta-1.0.tar.gz"]
 
 
-def test_rm_then_gc_removes_unshared_blob(store: Store) -> None:
+def test_rm_then_gc_removes_every_unshared_blob(store: Store) -> None:
     fn, data = make_wheel()
-    info = store.put(io.BytesIO(data), fn)
+    store.put(io.BytesIO(data), fn)
+    held = sorted(store.objects.keys())
     store.rm(fn)
     with pytest.raises(NotFound):
         store.info(fn)
-    young = store.gc()  # default grace keeps it
-    assert young.removed == [] and young.kept_young >= 1
+    young = store.gc()  # default grace keeps them
+    assert young.removed == [] and young.kept_young == len(held)
     report = store.gc(grace=-1)
-    assert str(info.blake3) in report.removed
-    assert not store.objects.exists(info.blake3)
+    assert sorted(report.removed) == sorted(map(str, held))
+    assert list(store.objects.keys()) == []
     assert store.fsck().ok
 
 
-def test_gc_keeps_blob_shared_by_another_owner(store: Store) -> None:
+def test_gc_keeps_blob_held_by_another_owner(store: Store) -> None:
     fn, data = make_wheel()
-    info = store.put(io.BytesIO(data), fn)
-    store.pin("keep:me", info.blake3)
+    store.put(io.BytesIO(data), fn)
+    pinned = store.put_blob(data, ref="keep:me")
     store.rm(fn)
-    assert store.gc(grace=-1).removed == []
-    assert store.get_blob(info.blake3) == data
+    store.gc(grace=-1)
+    assert store.get_blob(pinned) == data
+    assert list(store.objects.keys()) == [pinned]
 
 
 def test_put_blob_and_unpin(store: Store) -> None:
@@ -188,9 +190,9 @@ def test_checksum_mismatch_names_file_expected_and_actual(disk_store: Store, tmp
     with pytest.raises(ChecksumMismatch) as e:
         disk_store.get(fn)
     err = e.value
-    assert err.name == fn
-    assert err.expected == str(info.blake3)
-    assert err.actual != err.expected
+    assert fn in err.name  # the file, and for a recipe the blob inside it that failed
+    assert err.expected.startswith("blake3:") and err.actual != err.expected
+    assert info.size == len(data)
     # export leaves nothing behind on failure
     dest = tmp_path / "dest.whl"
     with pytest.raises(ChecksumMismatch):
@@ -214,10 +216,15 @@ def _corrupt_every_object(store: Store) -> None:
         p.write_bytes(_compress.compress(flipped))
 
 
+def _largest_object(store: Store) -> Path:
+    paths = [store.objects.path(k) for k in store.objects.keys()]  # type: ignore[attr-defined]
+    return max(paths, key=lambda p: p.stat().st_size)
+
+
 def test_flipped_byte_in_blob_file_is_detected(disk_store: Store) -> None:
-    fn, data = make_wheel(files={"demo/x.py": b"abc" * 10_000})
-    info = disk_store.put(io.BytesIO(data), fn)
-    p = disk_store.objects.path(info.blake3)  # type: ignore[attr-defined]
+    fn, data = make_wheel(files={"demo/x.py": bytes(range(256)) * 400})
+    disk_store.put(io.BytesIO(data), fn)
+    p = _largest_object(disk_store)
     raw = bytearray(p.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     p.chmod(0o644)
@@ -226,18 +233,19 @@ def test_flipped_byte_in_blob_file_is_detected(disk_store: Store) -> None:
 
     with pytest.raises(CasstoreError) as e:
         disk_store.get(fn)
-    assert fn in str(e.value) or str(info.blake3) in str(e.value)
+    assert fn in str(e.value) or p.name in str(e.value)
     r = disk_store.fsck()
-    assert [d for d, _ in r.corrupt] == [str(info.blake3)]
+    assert [d for d, _ in r.corrupt] == [f"blake3:{p.name}"]
     assert r.damaged_files == [fn]
 
 
 def test_missing_blob_is_reported_by_fsck_and_read(disk_store: Store) -> None:
-    fn, data = make_wheel()
-    info = disk_store.put(io.BytesIO(data), fn)
-    disk_store.objects.path(info.blake3).unlink()  # type: ignore[attr-defined]
+    fn, data = make_wheel(files={"demo/x.py": bytes(range(256)) * 400})
+    disk_store.put(io.BytesIO(data), fn)
+    p = _largest_object(disk_store)
+    p.unlink()
     with pytest.raises(NotFound, match=fn):
         disk_store.get(fn)
     r = disk_store.fsck()
-    assert r.missing == [str(info.blake3)]
+    assert r.missing == [f"blake3:{p.name}"]
     assert r.damaged_files == [fn]
