@@ -18,12 +18,17 @@ def _download(spec: str, dest: Path, *args: str) -> None:
 
 def fetch_sdist(name: str, version: str, cache: Path) -> Path:
     dest = cache / "sdists"
-    norm = name.lower().replace("-", "_")
-    found = [p for p in dest.glob("*") if p.name.lower().replace("-", "_").startswith(f"{norm}-{version}.")]
-    if not found:
+    prefix = f"{name}-{version}.".lower().replace("-", "_")
+
+    def found() -> list[Path]:
+        return sorted(p for p in dest.glob("*") if p.name.lower().replace("-", "_").replace(".", "_").startswith(
+            prefix.replace(".", "_")))
+
+    if not found():
         _download(f"{name}=={version}", dest, "--no-binary", ":all:")
-        found = [p for p in dest.glob("*") if p.name.lower().replace("-", "_").startswith(f"{norm}-{version}.")]
-    return found[0]
+    if not found():
+        raise FileNotFoundError(f"no sdist of {name}=={version} in {dest}")
+    return found()[0]
 
 
 def fetch_published_wheel(name: str, version: str, cache: Path, platform: str = "manylinux_2_17_x86_64") -> Path | None:
