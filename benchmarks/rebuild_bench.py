@@ -20,10 +20,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from verifier import VARIATIONS, detect_sandbox, make_recipe, verify  # noqa: E402
-from verifier._build import build_once  # noqa: E402
-from verifier._run import run  # noqa: E402
-from tests.verifier.pypi import fetch_sdist  # noqa: E402
+from tests.verifier.pypi import fetch_sdist
+from verifier import VARIATIONS, detect_sandbox, make_recipe, verify
+from verifier._build import build_once
+from verifier._run import run
 
 PACKAGES = [
     "markupsafe==2.1.5", "msgpack==1.1.0", "ujson==5.10.0", "simplejson==3.19.3", "wrapt==1.16.0",
@@ -49,7 +49,8 @@ def bench(spec: str, cold: bool, wheelhouse: Path, zig_cache: Path) -> dict[str,
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         work = Path(tmp)
         recipe = make_recipe(sdist, "x86_64-linux-gnu.2.17", wheelhouse=wheelhouse, workdir=work)
-        ok, row["gcc_s"] = gcc_wheel(sdist, work, wheelhouse)
+        ok, gcc_s = gcc_wheel(sdist, work, wheelhouse)
+        row["gcc_s"] = round(gcc_s, 2)
         row["gcc_ok"] = ok
         warm = replace(VARIATIONS[0], cold_cache=False)
         build_once(sdist, recipe, warm, workdir=work / "prime", wheelhouse=wheelhouse, zig_cache=zig_cache,
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, spec in enumerate(args.packages):
         try:
             row = bench(spec, i < args.cold, wheelhouse, zig_cache)
-        except Exception as e:  # one package's failure must not end the run
+        except Exception as e:  # noqa: BLE001 -- one package's failure must not end the run
             row = {"package": spec, "grade": "error", "why": f"{type(e).__name__}: {e}"}
         rows.append(row)
         print(f"| {spec} | {row.get('grade')} | {row.get('gcc_s', '')} | {row.get('zig_warm_s', '')} | "

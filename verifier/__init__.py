@@ -2,7 +2,7 @@
 
 Public API; everything else is private. casstore never imports this package."""
 
-from ._api import BlobStore, rebuild, verify, variations_for
+from ._api import BlobStore, rebuild, variations_for, verify
 from ._build import VARIATIONS, BuildResult, Variation, make_recipe
 from ._diff import compare_wheels, published_status, run_diffoscope
 from ._errors import BuildFailed, InvalidSdist, InvalidTarget, PinMismatch, ToolMissing, VerifierError
@@ -14,9 +14,39 @@ from ._wheelhouse import Pin
 from ._zig import ZIG_VERSION
 
 __all__ = [
-    "BlobStore", "BuildFailed", "BuildOutcome", "BuildRecord", "BuildResult", "Bubblewrap", "DEFAULT_TARGET",
-    "Explanation", "Grade", "InvalidSdist", "InvalidTarget", "NoSandbox", "Pin", "PinMismatch", "RECORD_SCHEMA",
-    "Recipe", "Sandbox", "TARGETS", "Target", "ToolMissing", "VARIATIONS", "Variation", "VerificationRecord",
-    "VerifierError", "ZIG_VERSION", "compare_wheels", "detect_sandbox", "get_target", "grade", "make_recipe",
-    "published_status", "rebuild", "run_diffoscope", "variations_for", "verify",
+    "DEFAULT_TARGET",
+    "RECORD_SCHEMA",
+    "TARGETS",
+    "VARIATIONS",
+    "ZIG_VERSION",
+    "BlobStore",
+    "Bubblewrap",
+    "BuildFailed",
+    "BuildOutcome",
+    "BuildRecord",
+    "BuildResult",
+    "Explanation",
+    "Grade",
+    "InvalidSdist",
+    "InvalidTarget",
+    "NoSandbox",
+    "Pin",
+    "PinMismatch",
+    "Recipe",
+    "Sandbox",
+    "Target",
+    "ToolMissing",
+    "Variation",
+    "VerificationRecord",
+    "VerifierError",
+    "compare_wheels",
+    "detect_sandbox",
+    "get_target",
+    "grade",
+    "make_recipe",
+    "published_status",
+    "rebuild",
+    "run_diffoscope",
+    "variations_for",
+    "verify",
 ]

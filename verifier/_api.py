@@ -20,7 +20,7 @@ from ._run import DEFAULT_MEMORY, DEFAULT_TIMEOUT
 from ._sandbox import Sandbox, detect_sandbox
 from ._targets import DEFAULT_TARGET, get_target
 
-__all__ = ["BlobStore", "rebuild", "verify", "variations_for"]
+__all__ = ["BlobStore", "rebuild", "variations_for", "verify"]
 
 
 class BlobStore(Protocol):
@@ -141,7 +141,7 @@ def verify(
     timeout: float = DEFAULT_TIMEOUT,
     memory: int | None = DEFAULT_MEMORY,
     progress: Callable[[str], None] | None = None,
-    clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.timezone.utc),
+    clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
 ) -> list[VerificationRecord]:
     """Build `sdist` `builds` times per target under varied conditions and grade each target.
 

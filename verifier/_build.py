@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import re
 import shutil
 import sys
 import time
@@ -20,10 +22,10 @@ from ._sdist import build_requires, extract_sdist, sdist_epoch
 from ._smoke import auditwheel_policy, policy_satisfies, smoke_test
 from ._targets import Target, get_target
 from ._wheel import extension_modules, parse_wheel_name, retag
-from ._wheelhouse import default_wheelhouse, fetch, install, lock
+from ._wheelhouse import Pin, default_wheelhouse, fetch, install, lock
 from ._zig import Zig, find_zig
 
-__all__ = ["Variation", "VARIATIONS", "BuildResult", "make_recipe", "build_once", "python_tag"]
+__all__ = ["VARIATIONS", "BuildResult", "Variation", "build_once", "make_recipe", "python_tag"]
 
 
 @dataclass(frozen=True)
@@ -96,21 +98,60 @@ def make_recipe(
     sha, b3 = file_digests(sdist)
     src = extract_sdist(sdist, workdir / "recipe-src")
     requires = build_requires(src)
-    shutil.rmtree(workdir / "recipe-src")
     log = workdir / "deps.log"
-    try:
-        pins = lock(requires, wheelhouse, log=log)
-    except VerifierError:
-        if not online:
-            raise
-        fetch(requires, wheelhouse, log=log)
-        pins = lock(requires, wheelhouse, log=log)
+    pins = _lock(requires, wheelhouse, log, online)
+    extra = _dynamic_requires(src, pins, wheelhouse, workdir / "recipe-venv", log)
+    if extra:  # e.g. old setuptools asks for `wheel`; pin those too
+        pins = _lock([*requires, *extra], wheelhouse, log, online)
+    shutil.rmtree(workdir / "recipe-src")
+    shutil.rmtree(workdir / "recipe-venv", ignore_errors=True)
     return Recipe(
         sdist_filename=sdist.name, sdist_sha256=sha, sdist_blake3=b3, target=t.name,
         python=f"{platform.python_implementation().lower()}-{platform.python_version()}", python_tag=python_tag(),
         zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
         cppflags=cppflags, ldflags=ldflags,
     )
+
+
+def _lock(requires: Sequence[str], wheelhouse: Path, log: Path, online: bool) -> list[Pin]:
+    try:
+        return lock(requires, wheelhouse, log=log)
+    except VerifierError:
+        if not online:
+            raise
+        fetch(requires, wheelhouse, log=log)
+        return lock(requires, wheelhouse, log=log)
+
+
+def _venv(venv: Path, pins: Sequence[Pin], wheelhouse: Path, log: Path) -> Path:
+    """A fresh venv with exactly the pinned files installed; returns its python."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(venv.parent), "LC_ALL": "C.UTF-8"}
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    if not run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=venv.parent, env=env, log=log).ok:
+        raise VerifierError(f"cannot create a venv at {str(venv)!r} (log: {log})")
+    python = venv / "bin" / "python"
+    install(pins, wheelhouse, python, log=log)
+    return python
+
+
+_REQUIRES_PROBE = (
+    "import json, sys; from build import ProjectBuilder; "
+    "print('REQUIRES=' + json.dumps(sorted(ProjectBuilder(sys.argv[1]).get_requires_for_build('wheel'))))"
+)
+
+
+def _dynamic_requires(src: Path, pins: Sequence[Pin], wheelhouse: Path, venv: Path, log: Path) -> list[str]:
+    """What the backend's get_requires_for_build_wheel hook adds, asked in a sandbox without network."""
+    python = _venv(venv, pins, wheelhouse, log)
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(venv), "LC_ALL": "C.UTF-8", "TMPDIR": str(venv)}
+    r = run([str(python), "-c", _REQUIRES_PROBE, str(src)], cwd=src, env=env, log=log, sandbox=detect_sandbox(),
+            writable=[src, venv], timeout=600)
+    line = next((ln for ln in r.output.splitlines() if ln.startswith("REQUIRES=")), None)
+    if not r.ok or line is None:
+        return []  # the build itself will fail and say why, in its own log
+    have = {p.name.lower().replace("_", "-") for p in pins}
+    reqs: list[str] = json.loads(line[len("REQUIRES="):])
+    return [q for q in reqs if re.split(r"[\s<>=!~;\[(]", q, maxsplit=1)[0].lower().replace("_", "-") not in have]
 
 
 def _fail(res: BuildResult, msg: str, start: float, infra: bool = False) -> BuildResult:
@@ -157,12 +198,8 @@ def build_once(
         return _fail(res, str(e), start)
 
     venv = root / "venv"
-    env0 = {"PATH": "/usr/bin:/bin", "HOME": str(dirs["home"]), "LC_ALL": "C.UTF-8"}
-    r = run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=root, env=env0, log=log)
-    if not r.ok:
-        return _fail(res, "cannot create the build venv", start, infra=True)
     try:
-        install(recipe.build_deps, wheelhouse, venv / "bin" / "python", log=log)
+        _venv(venv, recipe.build_deps, wheelhouse, log)
     except VerifierError as e:
         return _fail(res, str(e), start, infra=True)
 

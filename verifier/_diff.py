@@ -15,7 +15,7 @@ from ._errors import ToolMissing
 from ._record import Explanation
 from ._run import run
 
-__all__ = ["Member", "read_members", "compare_wheels", "classify_content", "run_diffoscope", "published_status"]
+__all__ = ["Member", "classify_content", "compare_wheels", "published_status", "read_members", "run_diffoscope"]
 
 # Cause labels, as written into records.
 EMBEDDED_PATHS = "embedded paths"
@@ -91,7 +91,7 @@ def _elf_differing_sections(a: bytes, b: bytes) -> list[str] | None:
         ea, eb = ELFFile(io.BytesIO(a)), ELFFile(io.BytesIO(b))
         sa = {s.name: s.data() for s in ea.iter_sections() if s.header["sh_type"] != "SHT_NOBITS"}
         sb = {s.name: s.data() for s in eb.iter_sections() if s.header["sh_type"] != "SHT_NOBITS"}
-    except Exception:  # a malformed ELF is classified from its bytes
+    except Exception:  # noqa: BLE001 -- a malformed ELF is classified from its bytes
         return None
     return sorted(n for n in sa.keys() | sb.keys() if sa.get(n) != sb.get(n))
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
-    "VerifierError",
-    "InvalidTarget",
-    "ToolMissing",
-    "PinMismatch",
-    "InvalidSdist",
     "BuildFailed",
+    "InvalidSdist",
+    "InvalidTarget",
+    "PinMismatch",
+    "ToolMissing",
+    "VerifierError",
 ]
 
 

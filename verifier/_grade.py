@@ -6,7 +6,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Grade", "BuildOutcome", "grade"]
+__all__ = ["BuildOutcome", "Grade", "grade"]
 
 
 class Grade(str, enum.Enum):

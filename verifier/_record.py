@@ -11,7 +11,7 @@ import blake3
 
 from ._wheelhouse import Pin
 
-__all__ = ["Recipe", "BuildRecord", "Explanation", "VerificationRecord", "RECORD_SCHEMA"]
+__all__ = ["RECORD_SCHEMA", "BuildRecord", "Explanation", "Recipe", "VerificationRecord"]
 
 RECORD_SCHEMA = "casstore.verification/1"
 

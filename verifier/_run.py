@@ -6,6 +6,7 @@ import os
 import resource
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from ._sandbox import NoSandbox, Sandbox
 
-__all__ = ["RunResult", "run", "DEFAULT_MEMORY", "DEFAULT_TIMEOUT"]
+__all__ = ["DEFAULT_MEMORY", "DEFAULT_TIMEOUT", "RunResult", "run"]
 
 DEFAULT_TIMEOUT = 1800.0
 DEFAULT_MEMORY = 16 << 30  # address-space limit; zig reserves a lot of virtual memory
@@ -33,8 +34,7 @@ class RunResult:
         return self.returncode == 0 and not self.timed_out
 
 
-def _limits(memory: int | None, umask: int, cpus: int | None) -> None:
-    os.umask(umask)
+def _limits(memory: int | None, cpus: int | None) -> None:
     if cpus is not None:
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cpus])
     if memory is not None:
@@ -59,10 +59,10 @@ def run(
     sandbox = sandbox or NoSandbox()
     full = sandbox.wrap(argv, writable=writable, cwd=cwd)
     start = time.monotonic()
-    out_path = log if log is not None else cwd / f".run-{os.getpid()}-{time.monotonic_ns()}.log"
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     timed_out = False
-    with open(out_path, "ab") as out:
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab+") if log is not None else tempfile.TemporaryFile() as out:
         out.write(("$ " + " ".join(argv) + "\n").encode())
         out.flush()
         try:
@@ -74,7 +74,9 @@ def run(
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=lambda: _limits(memory, umask, cpus),
+                umask=umask,
+                # only setrlimit/sched_setaffinity run between fork and exec
+                preexec_fn=lambda: _limits(memory, cpus),  # noqa: PLW1509
             )
         except OSError as e:
             out.write(f"cannot run {argv[0]!r}: {e}\n".encode())
@@ -87,8 +89,9 @@ def run(
                 os.killpg(proc.pid, signal.SIGKILL)
                 rc = proc.wait()
                 out.write(f"\ntimed out after {timeout:.0f} s\n".encode())
+        out.flush()
+        size = out.seek(0, os.SEEK_END)
+        out.seek(max(0, size - tail))
+        data = out.read()
     seconds = time.monotonic() - start
-    data = out_path.read_bytes()
-    if log is None:
-        out_path.unlink()
-    return RunResult(tuple(argv), rc, seconds, timed_out, sandbox.name, data[-tail:].decode(errors="replace"))
+    return RunResult(tuple(argv), rc, seconds, timed_out, sandbox.name, data.decode(errors="replace"))

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Sandbox", "Bubblewrap", "NoSandbox", "detect_sandbox"]
+__all__ = ["Bubblewrap", "NoSandbox", "Sandbox", "detect_sandbox"]
 
 
 class Sandbox:
@@ -52,12 +51,10 @@ def detect_sandbox(prefer: bool = True) -> Sandbox:
     exe = shutil.which("bwrap")
     if not prefer or exe is None:
         return NoSandbox()
-    probe = Bubblewrap(exe, "?").wrap(["true"], writable=[], cwd=Path("/"))
-    try:
-        ok = subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
-        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.SubprocessError):
+    from ._run import run  # the one place subprocesses run (it imports this module)
+
+    env = {"PATH": "/usr/bin:/bin"}
+    if not run(["true"], cwd=Path("/"), env=env, sandbox=Bubblewrap(exe, "?"), timeout=20).ok:
         return NoSandbox()
-    if not ok:
-        return NoSandbox()
-    return Bubblewrap(exe, out.split()[-1] if out.split() else "?")
+    out = run([exe, "--version"], cwd=Path("/"), env=env, timeout=20).output.split()
+    return Bubblewrap(exe, out[-1] if out else "?")

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 from ._errors import InvalidSdist
 
-__all__ = ["extract_sdist", "build_requires", "sdist_epoch", "DEFAULT_REQUIRES"]
+__all__ = ["DEFAULT_REQUIRES", "build_requires", "extract_sdist", "sdist_epoch"]
 
 MAX_UNPACKED = 2 << 30
 DEFAULT_REQUIRES = ["setuptools>=40.8.0"]  # PEP 517's fallback when pyproject.toml says nothing

@@ -69,7 +69,7 @@ def auditwheel_policy(wheel: Path, *, log: Path) -> str | None:
     return policies[0] if policies else None
 
 
-def _tags(data: dict) -> list[str]:
+def _tags(data: dict[str, object]) -> list[str]:
     # auditwheel 6: {"policy": {"name": ...}} / older: {"overall_policy": ...}; be liberal in what we read
     for key in ("overall_tag", "overall_policy", "policy"):
         v = data.get(key)

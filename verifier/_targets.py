@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ._errors import InvalidTarget
 
-__all__ = ["Target", "TARGETS", "DEFAULT_TARGET", "get_target"]
+__all__ = ["DEFAULT_TARGET", "TARGETS", "Target", "get_target"]
 
 
 @dataclass(frozen=True)

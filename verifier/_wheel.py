@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ._errors import VerifierError
 
-__all__ = ["WheelName", "parse_wheel_name", "extension_modules", "retag"]
+__all__ = ["WheelName", "extension_modules", "parse_wheel_name", "retag"]
 
 
 @dataclass(frozen=True)

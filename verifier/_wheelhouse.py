@@ -14,7 +14,7 @@ from ._digest import file_digests
 from ._errors import PinMismatch, VerifierError
 from ._run import run
 
-__all__ = ["Pin", "FRONTEND", "fetch", "lock", "install", "default_wheelhouse"]
+__all__ = ["FRONTEND", "Pin", "default_wheelhouse", "fetch", "install", "lock"]
 
 # The PEP 517 frontend is installed into every build venv next to the backend's requirements.
 FRONTEND = ["build"]

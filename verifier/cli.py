@@ -21,7 +21,7 @@ from ._errors import VerifierError
 from ._record import VerificationRecord
 from ._targets import DEFAULT_TARGET, TARGETS
 
-__all__ = ["rebuild", "verify", "summary_rows"]
+__all__ = ["rebuild", "summary_rows", "verify"]
 
 _target_opt = click.option(
     "--target", "targets", multiple=True, type=click.Choice(sorted(TARGETS)), default=[DEFAULT_TARGET],
@@ -34,7 +34,9 @@ _wheelhouse_opt = click.option("--wheelhouse", type=click.Path(file_okay=False, 
 
 
 def _pass_store(fn: Any) -> Any:
-    from casstore.cli import pass_store  # the application layer: the verifier may use casstore, not vice versa
+    from casstore.cli import (
+        pass_store,  # the application layer: the verifier may use casstore, not vice versa
+    )
 
     return pass_store(create=True)(fn)
 

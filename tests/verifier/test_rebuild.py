@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from verifier import (
-    Grade, Sandbox, Variation, VerificationRecord, make_recipe, rebuild, verify,
+    VARIATIONS,
+    Grade,
+    Sandbox,
+    Variation,
+    VerificationRecord,
+    make_recipe,
+    rebuild,
+    verify,
 )
 
 from . import sdists
@@ -27,9 +34,10 @@ def _verify(sdist: Path, tmp_path: Path, wheelhouse: Path, zig_cache: Path, sand
 
 def test_c_extension_is_reproducible_cold_and_warm(tmp_path, wheelhouse, zig_cache, sandbox) -> None:
     rec = _verify(sdists.c_sdist(tmp_path), tmp_path, wheelhouse, zig_cache, sandbox,
-                  variations=__import__("verifier").VARIATIONS)
+                  variations=VARIATIONS)
     assert rec.grade == "reproducible", rec.reasons
     a, b = rec.builds
+    assert a.wheel_blake3 == b.wheel_blake3 and a.variation != b.variation
     assert a.wheel_filename == "tinyc-0.1-cp311-cp311-manylinux_2_17_x86_64.whl"
     assert a.ext_modules == ["tinyc._speed"] and a.smoke == "ok"
     assert a.auditwheel_policy is not None and a.auditwheel_policy.startswith("manylinux_2_")
@@ -115,3 +123,14 @@ def test_verify_an_sdist_from_the_store(tmp_path, wheelhouse, zig_cache, sandbox
         assert rec.recipe.sdist_blake3 == str(info.blake3)
         log = rec.builds[0].log_blake3
         assert log is not None and b"Successfully built" in store.get_blob(casstore.Digest.parse(log))
+
+
+def test_dynamic_build_requirements_are_pinned(tmp_path, wheelhouse) -> None:
+    """Old setuptools asks for `wheel` from get_requires_for_build_wheel; the recipe must pin it too."""
+    sd = sdists.write_sdist(tmp_path, "tinyold", {
+        "pyproject.toml": sdists.PYPROJECT.replace("setuptools>=40.8.0", "setuptools==68.2.2"),
+        "setup.py": "from setuptools import setup\nsetup(name='tinyold', version='0.1')\n",
+    })
+    recipe = make_recipe(sd, "x86_64-linux-gnu.2.17", wheelhouse=wheelhouse, workdir=tmp_path / "w")
+    names = {p.name: p.version for p in recipe.build_deps}
+    assert names["setuptools"] == "68.2.2" and "wheel" in names
