@@ -7,6 +7,7 @@ from ._build import VARIATIONS, BuildResult, Variation, make_recipe
 from ._diff import compare_wheels, published_status, run_diffoscope
 from ._errors import BuildFailed, InvalidSdist, InvalidTarget, PinMismatch, ToolMissing, VerifierError
 from ._grade import BuildOutcome, Grade, grade
+from ._rebuilder import ZigRebuilder, keep_build_deps, keep_records, wheelhouse_from_store
 from ._record import RECORD_SCHEMA, BuildRecord, Explanation, Recipe, VerificationRecord
 from ._sandbox import Bubblewrap, NoSandbox, Sandbox, detect_sandbox
 from ._targets import DEFAULT_TARGET, TARGETS, Target, get_target
@@ -14,17 +15,13 @@ from ._wheelhouse import Pin
 from ._zig import ZIG_VERSION
 
 __all__ = [
-    "DEFAULT_TARGET",
-    "RECORD_SCHEMA",
-    "TARGETS",
-    "VARIATIONS",
-    "ZIG_VERSION",
     "BlobStore",
     "Bubblewrap",
     "BuildFailed",
     "BuildOutcome",
     "BuildRecord",
     "BuildResult",
+    "DEFAULT_TARGET",
     "Explanation",
     "Grade",
     "InvalidSdist",
@@ -32,21 +29,29 @@ __all__ = [
     "NoSandbox",
     "Pin",
     "PinMismatch",
+    "RECORD_SCHEMA",
     "Recipe",
     "Sandbox",
+    "TARGETS",
     "Target",
     "ToolMissing",
+    "VARIATIONS",
     "Variation",
     "VerificationRecord",
     "VerifierError",
+    "ZIG_VERSION",
+    "ZigRebuilder",
     "compare_wheels",
     "detect_sandbox",
     "get_target",
     "grade",
+    "keep_build_deps",
+    "keep_records",
     "make_recipe",
     "published_status",
     "rebuild",
     "run_diffoscope",
     "variations_for",
     "verify",
+    "wheelhouse_from_store",
 ]

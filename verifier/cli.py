@@ -18,6 +18,7 @@ from ._api import rebuild as _rebuild
 from ._api import verify as _verify
 from ._build import VARIATIONS
 from ._errors import VerifierError
+from ._rebuilder import keep_records
 from ._record import VerificationRecord
 from ._targets import DEFAULT_TARGET, TARGETS
 
@@ -117,7 +118,7 @@ def verify(store: Any, sdists: tuple[str, ...], targets: tuple[str, ...], builds
                                progress=lambda m: click.echo(m, err=True))
     except VerifierError as e:
         raise click.ClickException(str(e)) from None
-    stored = [str(store.put_blob(r.dumps().encode())) for r in records]
+    stored = keep_records(store, records)
     for r in records:
         for b in r.builds:
             if not b.ok:

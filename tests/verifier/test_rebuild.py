@@ -134,3 +134,23 @@ def test_dynamic_build_requirements_are_pinned(tmp_path, wheelhouse) -> None:
     recipe = make_recipe(sd, "x86_64-linux-gnu.2.17", wheelhouse=wheelhouse, workdir=tmp_path / "w")
     names = {p.name: p.version for p in recipe.build_deps}
     assert names["setuptools"] == "68.2.2" and "wheel" in names
+
+
+def test_evictable_wheel_is_rebuilt_from_the_store_alone(tmp_path, wheelhouse, zig_cache, sandbox,
+                                                        warm_variations) -> None:
+    casstore = pytest.importorskip("casstore")
+    from verifier import ZigRebuilder, keep_build_deps, keep_records
+
+    store = casstore.Store.memory()
+    info = store.put(sdists.c_sdist(tmp_path, name="tinyevict"))
+    rec = _verify(info.filename, tmp_path, wheelhouse, zig_cache, sandbox, warm_variations, store=store)
+    assert rec.grade == "reproducible"
+    keep_build_deps(store, rec.recipe, wheelhouse)
+    (digest,) = keep_records(store, [rec])
+    (kept,) = store.rebuild_records(sdist=info.filename)
+    assert kept["recipe_digest"] == rec.recipe_digest and digest.startswith("blake3:")
+    wheel = ZigRebuilder(tmp_path / "rebuilder", zig_cache=zig_cache, sandbox=sandbox).rebuild(
+        store, kept, tmp_path / "served")
+    from verifier._digest import file_digests
+
+    assert file_digests(wheel)[1] == rec.builds[0].wheel_blake3
