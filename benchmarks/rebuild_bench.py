@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path.insert(0, str(REPO))
 
 from tests.verifier.pypi import fetch_sdist
 from verifier import VARIATIONS, detect_sandbox, make_recipe, verify

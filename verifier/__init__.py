@@ -3,7 +3,7 @@
 Public API; everything else is private. casstore never imports this package."""
 
 from ._api import BlobStore, rebuild, variations_for, verify
-from ._build import VARIATIONS, BuildResult, Variation, make_recipe
+from ._build import REBUILD, VARIATIONS, BuildResult, Variation, make_recipe
 from ._diff import compare_wheels, published_status, run_diffoscope
 from ._errors import BuildFailed, InvalidSdist, InvalidTarget, PinMismatch, ToolMissing, VerifierError
 from ._grade import BuildOutcome, Grade, grade
@@ -16,6 +16,7 @@ from ._zig import ZIG_VERSION
 
 __all__ = [
     "DEFAULT_TARGET",
+    "REBUILD",
     "RECORD_SCHEMA",
     "TARGETS",
     "VARIATIONS",

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ._build import VARIATIONS, BuildResult, Variation, build_once, make_recipe
+from ._build import REBUILD, VARIATIONS, BuildResult, Variation, build_once, make_recipe
 from ._diff import compare_wheels, published_status, run_diffoscope
 from ._errors import InvalidSdist, ToolMissing, VerifierError
 from ._grade import BuildOutcome, Grade, grade
@@ -56,6 +56,38 @@ def _resolve_sdist(sdist: Path | str | Any, store: BlobStore | None, workdir: Pa
     return dest
 
 
+_LEGACY_TAGS = {"manylinux_2_5": "manylinux1", "manylinux_2_12": "manylinux2010", "manylinux_2_17": "manylinux2014"}
+
+
+def _published_in_store(store: BlobStore, rebuilt: Path, workdir: Path) -> Path | None:
+    """The wheel the index published with the rebuilt wheel's tags, if the store holds one (exported)."""
+    from ._wheel import parse_wheel_name
+
+    want = parse_wheel_name(rebuilt.name)
+    plat = want.platform
+    aliases = {plat} | {plat.replace(k, v) for k, v in _LEGACY_TAGS.items() if plat.startswith(k)}
+    try:
+        candidates: list[Any] = store.ls(kind="wheel")
+    except Exception:  # a store that cannot list is a store without published wheels
+        return None
+    for f in candidates:
+        try:
+            have = parse_wheel_name(f.filename)
+        except VerifierError:
+            continue
+        if (have.name.lower(), have.version, have.python, have.abi) != (
+            want.name.lower(), want.version, want.python, want.abi
+        ) or not aliases & set(have.platform.split(".")):
+            continue
+        if f.filename == rebuilt.name and str(getattr(f, "origin", "")) == "rebuilt":
+            continue
+        dest: Path = workdir / "published" / f.filename
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        store.export(f.filename, dest)
+        return dest
+    return None
+
+
 def variations_for(builds: int, base: Sequence[Variation] = VARIATIONS) -> list[Variation]:
     """`builds` variations: the base ones, then copies with their own build paths."""
     if builds < 1:
@@ -81,7 +113,7 @@ def rebuild(
     store: BlobStore | None = None,
     recipe: Recipe | None = None,
     wheelhouse: Path | None = None,
-    variation: Variation = VARIATIONS[1],
+    variation: Variation = REBUILD,
     sandbox: Sandbox | None = None,
     zig_cache: Path | None = None,
     timeout: float = DEFAULT_TIMEOUT,
@@ -171,7 +203,10 @@ def verify(
         g, reasons = grade(outcomes, (stored_digests or {}).get(t.name))
         explanation = _explain(results, tdir, store, diffoscope) if g in (Grade.REPEATABLE, Grade.BROKEN) else None
         first = results[0]
-        pub = published_status(first.wheel, (published or {}).get(t.name)) if first.wheel else None
+        pub_wheel = (published or {}).get(t.name)
+        if pub_wheel is None and store is not None and first.wheel is not None:
+            pub_wheel = _published_in_store(store, first.wheel, tdir)
+        pub = published_status(first.wheel, pub_wheel) if first.wheel else None
         records.append(VerificationRecord(
             recipe=recipe, recipe_digest=recipe.digest, grade=g.value, reasons=reasons,
             builds=[r.to_record(_blob(store, r.log)) for r in results], explanation=explanation,

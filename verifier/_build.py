@@ -41,6 +41,8 @@ class Variation:
     env: tuple[tuple[str, str], ...] = ()
 
 
+REBUILD = Variation("rebuild", "rebuild")  # a single rebuild: warm zig cache, all CPUs
+
 VARIATIONS: tuple[Variation, ...] = (
     Variation("first", "a", cold_cache=True, env=(("USER", "builder"),)),
     Variation(

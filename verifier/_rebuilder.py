@@ -4,12 +4,11 @@ the store (verified by digest), nothing from the network. What eviction relies o
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ._api import BlobStore, _resolve_sdist
-from ._build import VARIATIONS, build_once
+from ._build import REBUILD, build_once
 from ._errors import BuildFailed, VerifierError
 from ._record import Recipe, VerificationRecord
 from ._sandbox import Sandbox
@@ -58,7 +57,7 @@ class ZigRebuilder:
         work = self.workdir / recipe.digest.removeprefix("blake3:")[:16]
         sdist = _resolve_sdist(recipe.sdist_blake3, store, work)
         wheelhouse = wheelhouse_from_store(store, recipe, work / "wheelhouse")
-        res = build_once(sdist, recipe, replace(VARIATIONS[0], cold_cache=False), workdir=work, wheelhouse=wheelhouse,
+        res = build_once(sdist, recipe, REBUILD, workdir=work, wheelhouse=wheelhouse,
                          zig_cache=self.zig_cache, sandbox=self.sandbox, smoke=False)
         if not res.ok or res.wheel is None:
             raise BuildFailed(f"rebuild of {recipe.sdist_filename!r} for {recipe.target} failed: {res.failure}", res.log)

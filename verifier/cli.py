@@ -16,7 +16,7 @@ import click
 
 from ._api import rebuild as _rebuild
 from ._api import verify as _verify
-from ._build import VARIATIONS
+from ._build import REBUILD
 from ._errors import VerifierError
 from ._rebuilder import keep_records
 from ._record import VerificationRecord
@@ -75,7 +75,7 @@ def rebuild(store: Any, sdist: str, targets: tuple[str, ...], workdir: Path, whe
         for t in targets:
             click.echo(f"rebuilding {sdist} for {t}...", err=True)
             recipe, res = _rebuild(sdist, t, workdir=workdir / t, store=store, wheelhouse=wheelhouse,
-                                   variation=VARIATIONS[0])
+                                   variation=REBUILD)
             entry: dict[str, Any] = {"target": t, "recipe": recipe.to_json(), "recipe_digest": recipe.digest,
                                      "ok": res.ok, "failure": res.failure, "log": str(res.log),
                                      "seconds": round(res.seconds, 3)}
