@@ -66,10 +66,7 @@ def _published_in_store(store: BlobStore, rebuilt: Path, workdir: Path) -> Path 
     want = parse_wheel_name(rebuilt.name)
     plat = want.platform
     aliases = {plat} | {plat.replace(k, v) for k, v in _LEGACY_TAGS.items() if plat.startswith(k)}
-    try:
-        candidates: list[Any] = store.ls(kind="wheel")
-    except Exception:  # a store that cannot list is a store without published wheels
-        return None
+    candidates: list[Any] = store.ls(kind="wheel")
     for f in candidates:
         try:
             have = parse_wheel_name(f.filename)
