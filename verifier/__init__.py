@@ -9,7 +9,7 @@ from ._errors import BuildFailed, InvalidSdist, InvalidTarget, PinMismatch, Tool
 from ._grade import BuildOutcome, Grade, grade
 from ._rebuilder import ZigRebuilder, keep_build_deps, keep_records, wheelhouse_from_store
 from ._record import RECORD_SCHEMA, BuildRecord, Explanation, Recipe, VerificationRecord
-from ._sandbox import Bubblewrap, NoSandbox, Sandbox, detect_sandbox
+from ._sandbox import Bubblewrap, NoSandbox, Sandbox, Unshare, detect_sandbox
 from ._targets import DEFAULT_TARGET, TARGETS, Target, get_target
 from ._wheelhouse import Pin
 from ._zig import ZIG_VERSION
@@ -38,6 +38,7 @@ __all__ = [
     "Sandbox",
     "Target",
     "ToolMissing",
+    "Unshare",
     "Variation",
     "VerificationRecord",
     "VerifierError",

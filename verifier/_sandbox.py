@@ -46,15 +46,30 @@ class Bubblewrap(Sandbox):
         return cmd + list(argv)
 
 
+@dataclass
+class Unshare(Sandbox):
+    """The fallback without bubblewrap: only a private, empty network namespace (`unshare --net`)."""
+
+    unshare: str
+    name: str = "unshare --net"
+
+    def wrap(self, argv: Sequence[str], *, writable: Sequence[Path], cwd: Path) -> list[str]:
+        return [self.unshare, "--net", "--", *argv]
+
+
 def detect_sandbox(prefer: bool = True) -> Sandbox:
-    """Bubblewrap if installed and working here (it needs user namespaces), else NoSandbox."""
-    exe = shutil.which("bwrap")
-    if not prefer or exe is None:
+    """Bubblewrap if installed and working here (it needs user namespaces), else `unshare --net` if that
+    works, else NoSandbox. The record names whichever was used."""
+    if not prefer:
         return NoSandbox()
     from ._run import run  # the one place subprocesses run (it imports this module)
 
     env = {"PATH": "/usr/bin:/bin"}
-    if not run(["true"], cwd=Path("/"), env=env, sandbox=Bubblewrap(exe, "?"), timeout=20).ok:
+    exe = shutil.which("bwrap")
+    if exe is None or not run(["true"], cwd=Path("/"), env=env, sandbox=Bubblewrap(exe, "?"), timeout=20).ok:
+        un = shutil.which("unshare")
+        if un is not None and run(["true"], cwd=Path("/"), env=env, sandbox=Unshare(un), timeout=20).ok:
+            return Unshare(un)
         return NoSandbox()
     out = run([exe, "--version"], cwd=Path("/"), env=env, timeout=20).output.split()
     return Bubblewrap(exe, out[-1] if out else "?")

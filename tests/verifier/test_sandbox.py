@@ -32,3 +32,18 @@ def test_bubblewrap_has_no_network_and_a_read_only_root(tmp_path: Path) -> None:
     r = run([sys.executable, "-c", f"open({str(tmp_path / 'ok')!r}, 'w')"], cwd=tmp_path, env={}, sandbox=sb,
             writable=[tmp_path])
     assert r.ok
+
+
+def test_unshare_fallback_has_no_network(tmp_path: Path) -> None:
+    import shutil
+
+    from verifier import Unshare
+
+    exe = shutil.which("unshare")
+    if exe is None:
+        pytest.skip("no unshare")
+    sb = Unshare(exe)
+    if not run(["true"], cwd=tmp_path, env={}, sandbox=sb).ok:
+        pytest.skip("unshare --net not permitted here")
+    r = run([sys.executable, "-c", NET], cwd=tmp_path, env={}, sandbox=sb)
+    assert not r.ok and "unreachable" in r.output.lower()
