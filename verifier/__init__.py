@@ -3,6 +3,7 @@
 Public API; everything else is private. casstore never imports this package."""
 
 from ._api import BlobStore, rebuild, variations_for, verify
+from ._batch import verify_many
 from ._build import REBUILD, VARIATIONS, BuildResult, Variation, make_recipe
 from ._diff import compare_wheels, published_status, run_diffoscope
 from ._errors import BuildFailed, InvalidSdist, InvalidTarget, PinMismatch, ToolMissing, VerifierError
@@ -55,5 +56,6 @@ __all__ = [
     "run_diffoscope",
     "variations_for",
     "verify",
+    "verify_many",
     "wheelhouse_from_store",
 ]

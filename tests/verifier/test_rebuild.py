@@ -12,6 +12,7 @@ import pytest
 from verifier import (
     VARIATIONS,
     Grade,
+    InvalidSdist,
     Sandbox,
     Variation,
     VerificationRecord,
@@ -154,3 +155,19 @@ def test_evictable_wheel_is_rebuilt_from_the_store_alone(tmp_path, wheelhouse, z
     from verifier._digest import file_digests
 
     assert file_digests(wheel)[1] == rec.builds[0].wheel_blake3
+
+
+def test_batch_on_an_executor(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from verifier import verify_many
+
+    good = sdists.c_sdist(tmp_path / "g", name="tinybatch")
+    missing = tmp_path / "missing-1.0.tar.gz"
+    with ThreadPoolExecutor(2) as pool:
+        out = verify_many([good, missing], workdir=tmp_path / "w", executor=pool, wheelhouse=wheelhouse,
+                          zig_cache=zig_cache, sandbox=sandbox, variations=warm_variations, diffoscope=False)
+    assert list(out) == [good, missing]
+    recs = out[good]
+    assert isinstance(recs, list) and recs[0].grade == "reproducible"
+    assert isinstance(out[missing], InvalidSdist)
