@@ -21,8 +21,8 @@ import socket
 import sqlite3
 import threading
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ from ._model import FileInfo
 from ._names import normalize_project, parse_filename
 from ._store import Store
 
-__all__ = ["make_app", "RequestLog", "running", "serve"]
+__all__ = ["HotCache", "make_app", "RequestLog", "running", "serve"]
 
 log = logging.getLogger("casstore.server")
 
@@ -78,6 +78,45 @@ class RequestLog:
             return {"files": dict(self.files), "metadata": dict(self.metadata), "pages": dict(self.pages)}
 
 
+class HotCache:
+    """Verified bytes of recently served files, in memory (least recently used out first).
+
+    Reading a file from the compact store re-creates it (milliseconds per file); the files clients
+    ask for again and again are few. Bytes enter only after a complete read passed the digest check,
+    and files are immutable, so a hit needs no store access at all."""
+
+    def __init__(self, max_bytes: int = 256 << 20, max_file: int = 32 << 20) -> None:
+        self.max_bytes = max_bytes
+        self.max_file = max_file
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            data = self._items.get(key)
+            if data is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return data
+
+    def put(self, key: str, data: bytes) -> None:
+        if len(data) > self.max_file or len(data) > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = data
+            self._size += len(data)
+            while self._size > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._size -= len(old)
+
+
 class _Version:
     """A cheap 'has the catalog changed?' check, on a connection of its own (so it never waits
     for the store's lock): ``PRAGMA data_version`` moves whenever another connection commits."""
@@ -101,8 +140,9 @@ class _Version:
 
 class _App:
     def __init__(self, store: Store, files_url: str | None, flush_interval: float,
-                 count: Any = None) -> None:
+                 count: Any = None, cache: HotCache | None = None) -> None:
         self.store = store
+        self.cache = cache if cache is not None else HotCache()
         self.index = Index(store, files_url)
         self.requests = RequestLog()
         self.version = _Version(store)
@@ -197,19 +237,27 @@ class _App:
         if request.method == "HEAD":
             return Response(status_code=status, headers=headers)
         self.requests.hit("files", filename)
+        hot = self.cache.get(info.blake3.hex)
+        if hot is not None:
+            return Response(hot[start:end], status_code=status, headers=headers)
         return StreamingResponse(self._stream(info, start, end), status_code=status, headers=headers)
 
     def _stream(self, info: FileInfo, start: int, end: int) -> Iterator[bytes]:
         """Bytes [start, end) of a file, from the verified stream. The rest of the file is read too,
         so a corrupt blob is detected (and logged, and the connection cut) whatever range was asked."""
         pos = 0
+        keep: list[bytes] | None = [] if info.size <= self.cache.max_file else None
         try:
             with self.store.open(info.filename) as src:
                 while chunk := src.read(CHUNK):
+                    if keep is not None:
+                        keep.append(chunk)
                     lo, hi = max(start - pos, 0), min(end - pos, len(chunk))
                     pos += len(chunk)
                     if lo < hi:
                         yield chunk[lo:hi]
+            if keep is not None:  # the read reached a verified EOF
+                self.cache.put(info.blake3.hex, b"".join(keep))
         except ChecksumMismatch as e:
             log.error("refusing to finish serving %s: %s", info.filename, e)
             raise
@@ -217,7 +265,12 @@ class _App:
     async def _metadata(self, request: Request, filename: str) -> Response:
         try:
             parse_filename(filename)
-            data = await run_in_threadpool(self.index.metadata_bytes, filename)
+            info = await run_in_threadpool(self.store.info, filename)
+            key = f"metadata:{info.blake3.hex}"  # of these bytes: a file removed and re-added differently misses
+            data = self.cache.get(key)
+            if data is None:
+                data = await run_in_threadpool(self.index.metadata_bytes, filename)
+                self.cache.put(key, data)
         except (InvalidFilename, NotFound):
             return Response(f"Not found: {filename}{_METADATA_SUFFIX}\n", status_code=404, media_type="text/plain")
         self.requests.hit("metadata", filename)
@@ -310,13 +363,16 @@ def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
 
 
 def make_app(store: Store, *, files_url: str | None = None, flush_interval: float = 5.0,
-             count_requests: bool = True) -> Starlette:
+             count_requests: bool = True, clock: Callable[[], float] = time.time,
+             cache_bytes: int = 256 << 20) -> Starlette:
     """The simple-index ASGI app over ``store``. ``files_url`` points file links elsewhere (a CDN or
     a secondary cache); the default is this server's ``/files/``. Download counts are written to the
-    catalog every ``flush_interval`` seconds (and at shutdown) when ``count_requests`` is true and the
-    store's catalog can record them. ``app.state.requests`` is the :class:`RequestLog`."""
-    count = getattr(store, "record_requests", None) if count_requests else None
-    a = _App(store, files_url, flush_interval, count)
+    catalog (``Store.count_downloads``, read by eviction) every ``flush_interval`` seconds and at
+    shutdown, when ``count_requests`` is true. ``app.state.requests`` is the :class:`RequestLog`.
+    Up to ``cache_bytes`` of verified file bytes are kept in memory for repeated requests (0: none)."""
+    record = getattr(store, "count_downloads", None) if count_requests else None
+    count = (lambda counts: record(counts, clock())) if record is not None else None
+    a = _App(store, files_url, flush_interval, count, HotCache(cache_bytes))
     app = Starlette(
         routes=[
             Route("/", a.root),
@@ -333,6 +389,7 @@ def make_app(store: Store, *, files_url: str | None = None, flush_interval: floa
     app.router.redirect_slashes = False  # names and slashes are redirected by simple_project, nowhere else
     app.state.requests = a.requests
     app.state.index = a.index
+    app.state.cache = a.cache
     app.state.flush = a.flush
     return app
 

@@ -232,3 +232,36 @@ def test_choose_format() -> None:
 ])
 def test_parse_range(header: str, expected: object) -> None:
     assert parse_range(header, 100) == expected
+
+
+def test_download_counts_reach_the_catalog(store: Store) -> None:
+    name = wheel_name("Demo_Pkg", "1.2")
+    with TestClient(make_app(store, clock=lambda: 1_800_000_000.0)) as c:
+        for _ in range(3):
+            c.get(f"/files/{name}")
+        c.head(f"/files/{name}")  # a HEAD is not a download
+        c.get(f"/files/{name}.metadata")
+    assert store.downloads() == {name: 3}  # flushed at shutdown
+
+
+def test_hot_cache_serves_repeats_without_the_store(store: Store) -> None:
+    name = wheel_name("Demo_Pkg", "1.0")
+    app = make_app(store)
+    with TestClient(app) as c:
+        first = c.get(f"/files/{name}").content
+        assert app.state.cache.misses == 1 and app.state.cache.hits == 0
+        assert c.get(f"/files/{name}").content == first == store.get(name)
+        assert c.get(f"/files/{name}", headers={"Range": "bytes=2-5"}).content == first[2:6]
+        assert app.state.cache.hits == 2
+
+
+def test_hot_cache_is_bounded() -> None:
+    from casstore._server import HotCache
+
+    cache = HotCache(max_bytes=10, max_file=6)
+    cache.put("a", b"12345")
+    cache.put("b", b"1234567")  # larger than max_file: not kept
+    cache.put("c", b"123")
+    assert cache.get("a") == b"12345" and cache.get("b") is None
+    cache.put("d", b"1234")  # evicts the least recently used: c
+    assert cache.get("c") is None and cache.get("a") == b"12345" and cache.get("d") == b"1234"
