@@ -11,13 +11,14 @@ import contextlib
 import io
 import json
 import os
+import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from . import _compress
+from . import _compress, _recipe
 from ._catalog import Catalog
 from ._digest import CHUNK, Digest, Hasher
 from ._errors import (
@@ -33,10 +34,14 @@ from ._model import FileInfo, FsckReport, GcReport, ProjectStats, Stats
 from ._names import DistName, parse_filename
 from ._objects import DiskObjects, MemoryObjects, ObjectStore
 from ._reader import verified
+from ._records import RecordsMixin
+from ._split import NotSplittable, Splitter
 
 __all__ = ["Store", "open_store", "FORMAT_VERSION", "DEFAULT_GRACE"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: every file one blob; 2: files may be recipes (docs/format.md)
+MEMBER_LEVEL = 9  # zstd level for decompressed archive members (measured in docs/format.md)
+TIERS = ("compact", "fast")
 DEFAULT_GRACE = 3600.0  # seconds an unreferenced blob is kept, so concurrent puts can claim it
 _MARKER = "casstore.json"
 
@@ -61,16 +66,21 @@ def _check_magic(name: DistName, head: bytes) -> None:
         raise InvalidContent(name.filename, "not gzip-compressed (bad magic)")
 
 
-class Store:
+class Store(RecordsMixin):
     """A casstore store. Open one with :meth:`open` (a directory) or :meth:`memory`."""
 
     def __init__(self, objects: ObjectStore, catalog: Catalog, *, clock: Callable[[], float] = time.time,
-                 level: int = _compress.DEFAULT_LEVEL, root: Path | None = None) -> None:
+                 level: int = _compress.DEFAULT_LEVEL, root: Path | None = None, tier: str = "compact",
+                 member_level: int = MEMBER_LEVEL) -> None:
+        if tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}, expected one of {TIERS}")
         self.objects = objects
         self.catalog = catalog
         self.root = root
+        self.tier = tier
         self._clock = clock
         self._level = level
+        self._member_level = member_level
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -87,6 +97,11 @@ class Store:
                 raise StoreFormatError(str(root), f"unreadable {_MARKER} ({e})") from e
             if fmt > FORMAT_VERSION:
                 raise StoreFormatError(str(root), f"format {fmt} is newer than this casstore ({FORMAT_VERSION})")
+            if fmt < FORMAT_VERSION:
+                # Every older format is a subset of this one: upgrade the marker so that an older
+                # casstore, which cannot read recipes, refuses the store instead of misreading it.
+                meta["format"] = FORMAT_VERSION
+                atomic_write_bytes(marker, json.dumps(meta).encode() + b"\n")
         elif not create:
             raise StoreFormatError(str(root), f"no {_MARKER} (run 'casstore init' first)")
         elif root.exists() and any(root.iterdir()):
@@ -114,11 +129,12 @@ class Store:
 
     # -- blobs --------------------------------------------------------------------------------
 
-    def _write_blob(self, chunks: Iterator[bytes], size_hint: int = -1) -> _Written:
+    def _write_blob(self, chunks: Iterable[bytes], size_hint: int = -1, level: int | None = None) -> _Written:
         hasher = Hasher()
         writer = self.objects.writer()
         try:
-            comp = _compress.Compressor(writer, self._level, size_hint)  # type: ignore[arg-type]
+            comp = _compress.Compressor(writer, self._level if level is None else level,  # type: ignore[arg-type]
+                                        size_hint)
             for chunk in chunks:
                 hasher.update(chunk)
                 comp.write(chunk)
@@ -190,31 +206,73 @@ class Store:
 
     def _put_once(self, source: Source, name: DistName, origin: str) -> FileInfo:
         existing = self.catalog.file(name.filename)
-        with _opened(source) as (stream, size):
+        with _opened(source) as (stream, _size), self._spool() as spool:
             head = stream.read(CHUNK)
             _check_magic(name, head)
+            hasher = Hasher()
+            for chunk in _prepend(head, stream):  # spool while hashing: one pass over the input
+                hasher.update(chunk)
+                if existing is None:
+                    spool.write(chunk)
+            digest = hasher.digest()
             if existing is not None:
-                hasher = Hasher()
-                hasher.update(head)
-                hasher.consume(stream)
-                return self._same_or_conflict(existing, hasher.digest())
-            written = self._write_blob(_prepend(head, stream), size)
+                return self._same_or_conflict(existing, digest)
+            spool.flush()
+            size = hasher.size
+            sink = _BlobSink(self)
+            layout, manifest = "blob", None
+            recipe = self._split(name, spool, size, sink)
+            if recipe is None:
+                spool.seek(0)
+                written = self._write_blob(_chunks(spool), size)
+                if written.digest != digest:
+                    raise ChecksumMismatch(name.filename, str(digest), str(written.digest))
+                sink.add(written.digest, written.size, written.stored_size)
+            else:
+                data = _recipe.encode(recipe)
+                written = self._write_blob(iter([data]), len(data), level=19)
+                sink.add(written.digest, written.size, written.stored_size)
+                layout, manifest = "recipe", written.digest.hex
         with self.catalog.write():
             again = self.catalog.file(name.filename)
             if again is not None:
-                return self._same_or_conflict(again, written.digest)
-            self.catalog.add_blob(written.digest.hex, written.size, written.stored_size)
-            self.catalog.add_ref(_file_owner(name.filename), written.digest.hex)
+                return self._same_or_conflict(again, digest)
+            for d, (bsize, bstored) in sink.blobs.items():
+                self.catalog.add_blob(d.hex, bsize, bstored)
+                self.catalog.add_ref(_file_owner(name.filename), d.hex)
             row = {
                 "filename": name.filename, "project": name.project, "version": name.version,
-                "kind": name.kind, "tags": " ".join(name.tags), "size": written.size,
-                "stored_size": written.stored_size, "blake3": written.digest.hex,
-                "sha256": written.sha256, "layout": "blob", "manifest": None, "origin": origin,
+                "kind": name.kind, "tags": " ".join(name.tags), "size": size,
+                "stored_size": sum(st for _, st in sink.blobs.values()), "blake3": digest.hex,
+                "sha256": hasher.sha256(), "layout": layout, "manifest": manifest, "origin": origin,
                 "added": self._clock(),
             }
             self.catalog.insert_file(row)
-            self._ensure_present([written.digest])
+            self._ensure_present(list(sink.blobs))
         return FileInfo.from_row(row)
+
+    @contextlib.contextmanager
+    def _spool(self) -> Iterator[BinaryIO]:
+        tmp = self.objects.tmp if isinstance(self.objects, DiskObjects) else None
+        with tempfile.TemporaryFile(prefix="spool-", dir=tmp) as f:
+            yield f  # type: ignore[misc]
+
+    def _split(self, name: DistName, spool: BinaryIO, size: int, sink: _BlobSink) -> _recipe.Recipe | None:
+        """The file as a recipe, or None when it is stored whole (not an archive we split, or odd)."""
+        tmp = str(self.objects.tmp) if isinstance(self.objects, DiskObjects) else None
+        splitter = Splitter(sink, recreate=self.tier == "compact", tmp_dir=tmp)
+        fn = name.filename.lower()
+        try:
+            if fn.endswith((".whl", ".zip")):
+                segs = splitter.split_zip(spool, size)
+            elif fn.endswith((".tar.gz", ".tgz")):
+                segs = splitter.split_targz(spool, size)
+            else:
+                return None
+        except NotSplittable:
+            sink.discard()
+            return None
+        return _recipe.Recipe(size, segs)
 
     @staticmethod
     def _same_or_conflict(row: dict[str, object], digest: Digest) -> FileInfo:
@@ -248,6 +306,8 @@ class Store:
         """Stream a file's original bytes. The read raises :class:`ChecksumMismatch` at the end if
         the bytes are not the ones stored; use :meth:`export` when nothing unverified may escape."""
         info = self.info(ref)
+        if info.layout == "recipe":
+            return self._open_recipe(info)
         if info.layout != "blob":
             raise StoreFormatError(str(self.root), f"unknown layout {info.layout!r} for {info.filename!r}")
         try:
@@ -255,6 +315,25 @@ class Store:
         except NotFound:
             raise NotFound(f"blob {info.blake3} of {info.filename!r} (missing from the object store)") from None
         return verified(_compress.decompressing_reader(raw), info.blake3, info.filename, info.size)
+
+    def _open_recipe(self, info: FileInfo) -> io.BufferedReader:
+        row = self.catalog.file(info.filename)
+        manifest = Digest(str(row["manifest"])) if row else None
+        if manifest is None:
+            raise NotFound(f"file {info.filename!r}")
+        name = info.filename
+
+        def open_blob(digest: Digest) -> BinaryIO:
+            try:
+                raw = self.objects.open(digest)
+            except NotFound:
+                raise NotFound(f"blob {digest} of {name!r} (missing from the object store)") from None
+            return verified(_compress.decompressing_reader(raw), digest, f"{name!r} (blob {digest})")
+
+        with open_blob(manifest) as f:
+            recipe = _recipe.decode(f.read())
+        return verified(_recipe.IterReader(_recipe.render(recipe, open_blob)),  # type: ignore[arg-type]
+                        info.blake3, name, info.size)
 
     def get(self, ref: Ref) -> bytes:
         with self.open(ref) as f:
@@ -388,6 +467,36 @@ class Store:
 def open_store(path: str | os.PathLike[str], *, create: bool = True) -> Store:
     """Open the store at ``path`` (a directory; created when missing and ``create`` is true)."""
     return Store.directory(path, create=create)
+
+
+class _BlobSink:
+    """Where a :class:`Splitter` puts blobs during one put: writes each distinct blob once."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.blobs: dict[Digest, tuple[int, int]] = {}  # digest -> (size, stored size)
+
+    def add(self, digest: Digest, size: int, stored: int) -> None:
+        self.blobs[digest] = (size, stored)
+
+    def store(self, chunks: Callable[[], Iterable[bytes]], digest: Digest, size: int,
+              compressible: bool) -> _recipe.Ref:
+        if digest not in self.blobs:
+            store = self._store
+            row = store.catalog.blob(digest.hex)
+            if row is not None and store.objects.exists(digest):
+                self.blobs[digest] = (row["size"], row["stored_size"])
+            else:
+                level = store._member_level if compressible and store.tier == "compact" else store._level
+                written = store._write_blob(chunks(), size, level)
+                if written.digest != digest or written.size != size:
+                    raise ChecksumMismatch(f"member blob {digest}", str(digest), str(written.digest))
+                self.blobs[digest] = (written.size, written.stored_size)
+        return _recipe.Ref(digest, size)
+
+    def discard(self) -> None:
+        """Forget blobs of an abandoned split (unreferenced, they go at the next gc)."""
+        self.blobs.clear()
 
 
 class _BlobVanished(CasstoreError):
