@@ -38,29 +38,44 @@ def _quiet_logging() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--files-url", help="Point file links here (a CDN or secondary cache) instead of /files/.")
+@click.option("--project-files-url", "project_urls", multiple=True, metavar="PROJECT=URL",
+              help="Point one project's file links at its secondary cache location (repeatable).")
 @click.option("--no-access-log", is_flag=True, help="Do not log every request.")
-def serve(host: str, port: int, files_url: str | None, no_access_log: bool) -> None:
+def serve(host: str, port: int, files_url: str | None, project_urls: tuple[str, ...], no_access_log: bool) -> None:
     """Serve the store as a simple index (PEP 503/691/700/658) that pip and uv install from."""
     from ._server import serve as run
 
     store = _store()
     click.echo(f"casstore: serving {store.root} at http://{host}:{port}/simple/", err=True)
-    run(store, host, port, files_url=files_url, access_log=not no_access_log)
+    run(store, host, port, files_url=files_url, project_files_url=_pairs(project_urls),
+        access_log=not no_access_log)
+
+
+def _pairs(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        project, sep, url = v.partition("=")
+        if not sep or not project or not url:
+            raise click.BadParameter(f"expected PROJECT=URL, got {v!r}", param_hint="--project-files-url")
+        out[project] = url
+    return out
 
 
 @click.command(name="export-index")
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--files-url", help="Point file links here instead of copying files into DIRECTORY/files.")
+@click.option("--project-files-url", "project_urls", multiple=True, metavar="PROJECT=URL",
+              help="Point one project's file links at its secondary cache location (repeatable).")
 @click.option("--nginx-conf", type=click.Path(dir_okay=False),
               help="Also write an nginx server block for the export to this file.")
 @click.option("--listen", default="127.0.0.1:8080", show_default=True, help="The nginx block's listen address.")
 @click.option("--json", "as_json", is_flag=True)
-def export_index_cmd(directory: str, files_url: str | None, nginx_conf: str | None, listen: str,
-                     as_json: bool) -> None:
+def export_index_cmd(directory: str, files_url: str | None, project_urls: tuple[str, ...],
+                     nginx_conf: str | None, listen: str, as_json: bool) -> None:
     """Write the simple index as static files (HTML and JSON pages, metadata files, files)."""
     from ._export import export_index, nginx_server
 
-    report = export_index(_store(), directory, files_url=files_url)
+    report = export_index(_store(), directory, files_url=files_url, project_files_url=_pairs(project_urls))
     if nginx_conf:
         Path(nginx_conf).write_text(nginx_server(Path(directory).resolve(), listen))
     if as_json:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,16 +55,18 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def export_index(store: Store, dest: str | os.PathLike[str], *, files_url: str | None = None) -> ExportReport:
+def export_index(store: Store, dest: str | os.PathLike[str], *, files_url: str | None = None,
+                 project_files_url: Mapping[str, str] | None = None) -> ExportReport:
     """Write the simple index of ``store`` under ``dest``. ``files_url`` makes pages point at files
-    hosted elsewhere (then no files are copied)."""
+    hosted elsewhere (then no files are copied); ``project_files_url`` does so for some projects only
+    (a project's declared secondary cache location)."""
     root = Path(dest)
     if root.exists() and not root.is_dir():
         raise CasstoreError(f"Cannot export to {os.fspath(dest)!r}: not a directory")
     simple, files_dir, api = root / "simple", root / "files", root / "api"
     for d in (simple, files_dir, api):
         d.mkdir(parents=True, exist_ok=True)
-    index = Index(store, files_url)
+    index = Index(store, files_url, project_files_url)
     report = ExportReport()
     projects = index.projects()
     report.projects = len(projects)
@@ -84,7 +87,7 @@ def export_index(store: Store, dest: str | os.PathLike[str], *, files_url: str |
             listing.append({"filename": f.filename, "project": f.project, "version": f.version, "kind": f.kind,
                             "size": f.size, "sha256": f.sha256, "blake3": str(f.blake3), "added": f.added,
                             "url": f"/files/{f.filename}"})
-            if files_url is not None:
+            if index.project_files_url.get(project, files_url) is not None:
                 continue
             wanted.add(f.filename)
             target = files_dir / f.filename

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import threading
 import zipfile
+from collections.abc import Mapping
 from email.parser import BytesHeaderParser
 
 from ._digest import CHUNK, Digest
@@ -21,7 +22,7 @@ from ._names import normalize_project, parse_filename
 from ._pages import CoreMetadata, ProjectPage, build_project_page
 from ._store import Store
 
-__all__ = ["Index", "MAX_METADATA", "metadata_ref"]
+__all__ = ["MAX_METADATA", "Index", "metadata_ref"]
 
 MAX_METADATA = 16 << 20  # a METADATA larger than this is refused (zip bombs)
 _SPOOL = 64 << 20  # wheels up to this size are unpacked in memory, larger ones in a temp file
@@ -34,9 +35,11 @@ def metadata_ref(filename: str) -> str:
 class Index:
     """The index view of a store. Thread-safe; cheap to keep for the life of a server."""
 
-    def __init__(self, store: Store, files_url: str | None = None) -> None:
+    def __init__(self, store: Store, files_url: str | None = None,
+                 project_files_url: Mapping[str, str] | None = None) -> None:
         self.store = store
         self.files_url = files_url
+        self.project_files_url: dict[str, str] = {normalize_project(k): v for k, v in (project_files_url or {}).items()}
         self._meta: dict[str, tuple[Digest, CoreMetadata] | None] = {}
         self._lock = threading.Lock()
 
@@ -54,7 +57,16 @@ class Index:
         files = self.files(project)
         if not files:
             return None
-        return build_project_page(project, files, self.core_metadata, self.files_url)
+        url = self.project_files_url.get(project, self.files_url)
+        return build_project_page(project, files, self.core_metadata, url)
+
+    def warm(self) -> int:
+        """Build every project page once (extracting and pinning METADATA where missing); returns
+        the number of projects. A server calls this in the background at startup."""
+        projects = self.projects()
+        for p in projects:
+            self.project_page(p)
+        return len(projects)
 
     # -- core metadata (PEP 658) --------------------------------------------------------------
 
@@ -115,7 +127,7 @@ def read_wheel_metadata(store: Store, info: FileInfo) -> bytes | None:
         with store.open(info.filename) as src:
             shutil.copyfileobj(src, spool, CHUNK)
         spool.seek(0)
-        with zipfile.ZipFile(spool) as zf:  # type: ignore[arg-type]
+        with zipfile.ZipFile(spool) as zf:
             member = _metadata_member(zf.namelist(), info.filename)
             if member is None:
                 return None
@@ -134,7 +146,7 @@ def _metadata_member(names: list[str], filename: str) -> str | None:
     dist = parse_filename(filename)
     for n in candidates:
         stem = n.split("/")[0][: -len(".dist-info")]
-        name, _, version = stem.rpartition("-")
+        name = stem.rpartition("-")[0]
         try:
             if normalize_project(name) == dist.project:
                 return n

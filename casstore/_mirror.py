@@ -119,7 +119,7 @@ def _check(expected: Expected, hasher: Hasher) -> None:
 
 def _base(url: str) -> str:
     u = url.rstrip("/")
-    return u[: -len("/simple")] if u.endswith("/simple") else u
+    return u.removesuffix("/simple")
 
 
 def sync_mirror(store: Store, primary: str, *, project: str | None = None, since: float | None = None,

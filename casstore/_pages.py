@@ -19,10 +19,10 @@ from ._model import FileInfo
 
 __all__ = [
     "API_VERSION",
-    "CoreMetadata",
-    "Format",
     "HTML_TYPE",
     "JSON_TYPE",
+    "CoreMetadata",
+    "Format",
     "PageFile",
     "ProjectPage",
     "build_project_page",
@@ -147,8 +147,8 @@ def choose_format(accept: str | None, query_format: str | None = None) -> Format
     ``?format=`` (a media type, or ``json``/``html``) wins over the Accept header; no Accept header,
     or ``*/*``, gets HTML (what a browser and an old client expect)."""
     if query_format:
-        q = query_format.strip().lower()
-        return _SHORT.get(q) or _OFFERS.get(q)
+        asked = query_format.strip().lower()
+        return _SHORT.get(asked) or _OFFERS.get(asked)
     if not accept or not accept.strip():
         return "text/html"
     best: tuple[float, int, Format] | None = None

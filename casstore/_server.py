@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ from ._model import FileInfo
 from ._names import normalize_project, parse_filename
 from ._store import Store
 
-__all__ = ["HotCache", "make_app", "RequestLog", "running", "serve"]
+__all__ = ["HotCache", "RequestLog", "make_app", "running", "serve"]
 
 log = logging.getLogger("casstore.server")
 
@@ -139,11 +139,12 @@ class _Version:
 
 
 class _App:
-    def __init__(self, store: Store, files_url: str | None, flush_interval: float,
-                 count: Any = None, cache: HotCache | None = None) -> None:
+    def __init__(self, store: Store, index: Index, flush_interval: float,
+                 count: Any = None, cache: HotCache | None = None, warm: bool = False) -> None:
         self.store = store
         self.cache = cache if cache is not None else HotCache()
-        self.index = Index(store, files_url)
+        self.index = index
+        self.warm = warm
         self.requests = RequestLog()
         self.version = _Version(store)
         self.flush_interval = flush_interval
@@ -229,7 +230,7 @@ class _App:
             parsed = parse_range(rng, info.size)
             if parsed == "unsatisfiable":
                 return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{info.size}"})
-            if parsed is not None:
+            if isinstance(parsed, tuple):
                 start, end = parsed
                 status = 206
                 headers["Content-Range"] = f"bytes {start}-{end - 1}/{info.size}"
@@ -320,11 +321,23 @@ class _App:
                 await asyncio.sleep(self.flush_interval)
                 await run_in_threadpool(self.flush)
 
+        async def warmer() -> None:
+            t = time.monotonic()
+            try:
+                n = await run_in_threadpool(self.index.warm)
+            except CasstoreError as e:
+                log.warning("warming the project pages failed: %s", e)
+                return
+            log.info("project pages of %d projects ready in %.1f s", n, time.monotonic() - t)
+
         task = asyncio.create_task(flusher())
+        warming = asyncio.create_task(warmer()) if self.warm else None
         try:
             yield
         finally:
             task.cancel()
+            if warming is not None:
+                warming.cancel()
             await run_in_threadpool(self.flush)
 
 
@@ -364,15 +377,19 @@ def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
 
 def make_app(store: Store, *, files_url: str | None = None, flush_interval: float = 5.0,
              count_requests: bool = True, clock: Callable[[], float] = time.time,
-             cache_bytes: int = 256 << 20) -> Starlette:
+             cache_bytes: int = 256 << 20, project_files_url: Mapping[str, str] | None = None,
+             warm: bool = False) -> Starlette:
     """The simple-index ASGI app over ``store``. ``files_url`` points file links elsewhere (a CDN or
     a secondary cache); the default is this server's ``/files/``. Download counts are written to the
     catalog (``Store.count_downloads``, read by eviction) every ``flush_interval`` seconds and at
     shutdown, when ``count_requests`` is true. ``app.state.requests`` is the :class:`RequestLog`.
-    Up to ``cache_bytes`` of verified file bytes are kept in memory for repeated requests (0: none)."""
+    Up to ``cache_bytes`` of verified file bytes are kept in memory for repeated requests (0: none).
+    ``project_files_url`` points the file links of some projects at their declared secondary cache
+    location. ``warm`` builds every project page in the background at startup (METADATA extracted once)."""
     record = getattr(store, "count_downloads", None) if count_requests else None
     count = (lambda counts: record(counts, clock())) if record is not None else None
-    a = _App(store, files_url, flush_interval, count, HotCache(cache_bytes))
+    index = Index(store, files_url, project_files_url)
+    a = _App(store, index, flush_interval, count, HotCache(cache_bytes), warm)
     app = Starlette(
         routes=[
             Route("/", a.root),
@@ -395,12 +412,12 @@ def make_app(store: Store, *, files_url: str | None = None, flush_interval: floa
 
 
 def serve(store: Store, host: str = "127.0.0.1", port: int = 8000, *, files_url: str | None = None,
-          access_log: bool = True) -> None:
-    """Run the server in the foreground until interrupted."""
+          project_files_url: Mapping[str, str] | None = None, access_log: bool = True) -> None:
+    """Run the server in the foreground until interrupted (project pages are warmed in the background)."""
     import uvicorn
 
-    uvicorn.run(make_app(store, files_url=files_url), host=host, port=port, access_log=access_log,
-                log_level="info")
+    app = make_app(store, files_url=files_url, project_files_url=project_files_url, warm=True)
+    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
 
 
 @contextlib.contextmanager

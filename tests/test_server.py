@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import zipfile
 
 import pytest
@@ -193,7 +192,7 @@ def test_corrupt_blob_is_never_served_whole(store: Store) -> None:
     with TestClient(make_app(lying), raise_server_exceptions=False) as c:
         try:
             r = c.get(f"/files/{name}")
-        except Exception:
+        except Exception:  # noqa: BLE001
             return  # the connection was cut: the client sees a failed download
         assert len(r.content) < info.size  # the bytes that fail the digest are never sent
 
@@ -265,3 +264,23 @@ def test_hot_cache_is_bounded() -> None:
     assert cache.get("a") == b"12345" and cache.get("b") is None
     cache.put("d", b"1234")  # evicts the least recently used: c
     assert cache.get("c") is None and cache.get("a") == b"12345" and cache.get("d") == b"1234"
+
+
+def test_project_declared_secondary_cache_location(store: Store) -> None:
+    store.put(io.BytesIO(make_wheel("other", "1.0")), wheel_name("other", "1.0"))
+    app = make_app(store, project_files_url={"Demo_Pkg": "https://cache.example/demo/"})
+    with TestClient(app) as c:
+        demo = c.get("/simple/demo-pkg/", headers={"Accept": JSON_TYPE}).json()
+        other = c.get("/simple/other/", headers={"Accept": JSON_TYPE}).json()
+    assert all(f["url"].startswith("https://cache.example/demo/") for f in demo["files"])
+    assert other["files"][0]["url"] == "../../files/other-1.0-py3-none-any.whl"
+
+
+def test_warm_builds_pages_at_startup(store: Store) -> None:
+    import time
+
+    with TestClient(make_app(store, warm=True)):
+        deadline = time.monotonic() + 10
+        while not store.catalog.blobs_of(f"metadata:{wheel_name('Demo_Pkg', '1.10')}"):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
