@@ -104,3 +104,42 @@ def test_uv_installs_from_the_server(served: tuple[str, object], tmp_path: Path)
     py = uv_install(f"{url}/simple/", tmp_path, "markupsafe", "six")
     check_installed(py, tmp_path)
     assert app.state.requests.to_json()["files"]  # type: ignore[attr-defined]
+
+
+def test_cli_serve_and_export_index(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    from casstore.cli import main
+    from tests.test_server import make_wheel, wheel_name
+
+    store_dir = tmp_path / "store"
+    with Store.directory(store_dir) as s:
+        import io
+
+        s.put(io.BytesIO(make_wheel("Demo-Pkg", "1.0")), wheel_name("Demo_Pkg", "1.0"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "casstore.cli", "--store", str(store_dir), "serve",
+                             "--port", str(port), "--no-access-log"], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/simple/demo-pkg/?format=json")
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+        assert r.json()["files"][0]["filename"] == wheel_name("Demo_Pkg", "1.0")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    out, conf = tmp_path / "www", tmp_path / "casstore.conf"
+    assert main(["--store", str(store_dir), "export-index", str(out), "--nginx-conf", str(conf), "--json"]) == 0
+    assert (out / "files" / f"{wheel_name('Demo_Pkg', '1.0')}.metadata").is_file()
+    assert f"root {out.resolve()};" in conf.read_text()
+    assert main(["--store", str(tmp_path / "nostore"), "serve"]) == 1  # one-line error, no traceback
