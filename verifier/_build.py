@@ -249,7 +249,8 @@ def _check_wheel(
     wn = parse_wheel_name(wheel.name)
     if wn.is_pure:
         return _fail(res, f"the build fell back to a pure wheel {wheel.name!r}", start)
-    if wn.python != recipe.python_tag or wn.platform not in ("linux_" + target.arch, target.platform_tag):
+    python_ok = wn.python == recipe.python_tag or (wn.abi == "abi3" and wn.python.startswith("cp"))
+    if not python_ok or wn.platform not in ("linux_" + target.arch, target.platform_tag):
         return _fail(res, f"wheel {wheel.name!r} has unexpected tags for {target.name}", start)
     res.ext_modules = extension_modules(wheel, target.ext_suffix(recipe.python_tag[2:]))
     if not res.ext_modules:

@@ -115,3 +115,19 @@ def pure_sdist(dest: Path) -> Path:
         "setup.py": "from setuptools import setup\nsetup(name='tinypure', version='0.1', packages=['tinypure'])\n",
         "tinypure/__init__.py": "X = 1\n",
     })
+
+
+def abi3_sdist(dest: Path) -> Path:
+    """A limited-API extension: the wheel is cp311-abi3, the module `.abi3.so` (psutil's shape)."""
+    setup = (
+        "from setuptools import setup, Extension\n"
+        "setup(name='tinyabi', version='0.1', packages=['tinyabi'], options={'bdist_wheel': {'py_limited_api': 'cp311'}},"
+        " ext_modules=[Extension('tinyabi._speed', ['tinyabi/_speed.c'], py_limited_api=True,"
+        " define_macros=[('Py_LIMITED_API', '0x030B0000')])])\n"
+    )
+    return write_sdist(dest, "tinyabi", {
+        "pyproject.toml": PYPROJECT,
+        "setup.py": setup,
+        "tinyabi/__init__.py": "from ._speed import add\n",
+        "tinyabi/_speed.c": C_MODULE % {"extra": '#define STAMP "fixed"'},
+    })

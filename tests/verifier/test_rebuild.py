@@ -171,3 +171,10 @@ def test_batch_on_an_executor(tmp_path, wheelhouse, zig_cache, sandbox, warm_var
     recs = out[good]
     assert isinstance(recs, list) and recs[0].grade == "reproducible"
     assert isinstance(out[missing], InvalidSdist)
+
+
+def test_abi3_extension(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:
+    rec = _verify(sdists.abi3_sdist(tmp_path), tmp_path, wheelhouse, zig_cache, sandbox, warm_variations)
+    assert rec.grade == "reproducible", rec.reasons
+    assert rec.builds[0].wheel_filename == "tinyabi-0.1-cp311-abi3-manylinux_2_17_x86_64.whl"
+    assert rec.builds[0].ext_modules == ["tinyabi._speed"]
