@@ -38,8 +38,12 @@ def wheelhouse_from_store(store: Any, recipe: Recipe, dest: Path) -> Path:
 
 
 def keep_records(store: Any, records: list[VerificationRecord]) -> list[str]:
-    """Keep each record in the store's catalog (`Store.record_rebuild`); returns their digests."""
-    return [str(store.record_rebuild(r.to_json())) for r in records]
+    """Keep each record in the store's catalog (`Store.record_rebuild`), or as a plain blob in a store
+    without a catalog of records; returns the digests of the records' JSON."""
+    keep = getattr(store, "record_rebuild", None)
+    if keep is None:
+        return [str(store.put_blob(r.dumps().encode())) for r in records]
+    return [str(keep(r.to_json())) for r in records]
 
 
 class ZigRebuilder:
