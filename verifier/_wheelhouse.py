@@ -50,6 +50,7 @@ def _pip_env(home: Path) -> dict[str, str]:
 
 def fetch(requirements: Sequence[str], wheelhouse: Path, *, log: Path) -> None:
     """Download wheels for `requirements` (+ the frontend) into `wheelhouse`. Needs the network."""
+    wheelhouse = wheelhouse.absolute()
     wheelhouse.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "pip", "download", "--isolated", "--only-binary", ":all:",
             "--cert", "/etc/ssl/certs/ca-certificates.crt", "-d", str(wheelhouse), *FRONTEND, *requirements]
@@ -60,6 +61,7 @@ def fetch(requirements: Sequence[str], wheelhouse: Path, *, log: Path) -> None:
 
 def lock(requirements: Sequence[str], wheelhouse: Path, *, log: Path) -> list[Pin]:
     """Resolve `requirements` (+ the frontend) offline against `wheelhouse`; pin every file by digest."""
+    wheelhouse = wheelhouse.absolute()
     report = log.with_suffix(".report.json")
     argv = [sys.executable, "-m", "pip", "install", "--isolated", "--dry-run", "--ignore-installed", "--no-index",
             "--find-links", str(wheelhouse), "--only-binary", ":all:", "--quiet", "--report", str(report),
@@ -78,6 +80,7 @@ def lock(requirements: Sequence[str], wheelhouse: Path, *, log: Path) -> list[Pi
 
 def install(pins: Sequence[Pin], wheelhouse: Path, python: Path, *, log: Path) -> None:
     """Check every pinned file's digest, then install exactly those files (no resolver) into `python`'s env."""
+    wheelhouse = wheelhouse.absolute()
     files = []
     for p in pins:
         path = wheelhouse / p.filename
