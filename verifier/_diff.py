@@ -109,6 +109,8 @@ def classify_content(a: bytes, b: bytes, roots: Sequence[bytes] = ()) -> list[st
             causes.add(TIMESTAMPS)
         elif not any(r and (r in ra or r in rb) for r in roots):
             causes.add(RANDOMNESS if _looks_random(ra, rb) else UNEXPLAINED)
+    if causes & {TIMESTAMPS, EMBEDDED_PATHS}:
+        causes.discard(UNEXPLAINED)  # small shifts elsewhere (offsets, relocations) follow from the change
     return sorted(causes) or [UNEXPLAINED]
 
 
