@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 import zipfile
 
 import pytest
-from starlette.testclient import TestClient
 
 from casstore import Store
 from casstore._pages import JSON_TYPE, choose_format
 from casstore._server import make_app, parse_range
+
+with warnings.catch_warnings():  # starlette 1.x asks for httpx2 for its test client; httpx works
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 PIP_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
 
