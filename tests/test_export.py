@@ -129,4 +129,9 @@ def test_nginx_serves_the_export_to_pip(nginx: tuple[Path, str], tmp_path: Path)
     check_installed(py, tmp_path)
     log = (tmp_path / "nginx" / "access.log").read_text()
     assert ".whl.metadata HTTP/1.1\" 200" in log  # pip resolved from the PEP 658 metadata files
+    from casstore import sync_mirror
+
+    with Store.memory() as mirror:  # a static export is a primary for mirrors too
+        report = sync_mirror(mirror, url)
+        assert sorted(report.fetched) == sorted(f.filename for f in store.ls()) and not report.failed
     store.close()
