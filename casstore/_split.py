@@ -74,10 +74,16 @@ def _inflate(chunks: Iterable[bytes]) -> Iterator[bytes]:
         if d.eof:
             raise NotSplittable("data after the end of the deflate stream")
         yield from _bounded(d, chunk)
-        if d.unused_data:
+        if _leftover(d):
             raise NotSplittable("data after the end of the deflate stream")
     if not d.eof:
         raise NotSplittable("truncated deflate stream")
+
+
+def _leftover(d: zlib._Decompress) -> int:
+    """Input bytes past the end of a finished stream. With a max_length, CPython may keep them in
+    ``unconsumed_tail`` rather than ``unused_data`` (seen with a gzip trailer in the same chunk)."""
+    return len(d.unused_data) + (len(d.unconsumed_tail) if d.eof else 0)
 
 
 def _bounded(d: zlib._Decompress, data: bytes) -> Iterator[bytes]:
@@ -87,8 +93,10 @@ def _bounded(d: zlib._Decompress, data: bytes) -> Iterator[bytes]:
             out = d.decompress(data, CHUNK)
             if out:
                 yield out
+            if d.eof:
+                return
             data = d.unconsumed_tail
-            if not data and (len(out) < CHUNK or d.eof):
+            if not data and len(out) < CHUNK:
                 return
     except zlib.error as e:
         raise NotSplittable(f"bad deflate stream ({e})") from e
@@ -235,7 +243,7 @@ class Splitter:
                     raise NotSplittable("truncated gzip stream")
                 for out in _bounded(d, chunk):
                     tar.write(out)
-                pos += len(chunk) - len(d.unused_data)
+                pos += len(chunk) - _leftover(d)
             deflate_end = pos
             if deflate_end + 8 > size:
                 raise NotSplittable("truncated gzip trailer")
