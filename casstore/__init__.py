@@ -14,16 +14,33 @@ from ._errors import (
     NotFound,
     StoreFormatError,
 )
-from ._export import ExportReport, export_index, nginx_server
-from ._mirror import Expected, FetchFailed, FetchResult, SyncReport, fetch, sync_mirror, trusted_digests
 from ._model import FileInfo, FsckReport, GcReport, ProjectStats, Stats
 from ._names import DistName, parse_filename
 from ._objects import DiskObjects, MemoryObjects, ObjectStore
 from ._records import InvalidRecord
-from ._server import make_app
 from ._store import DEFAULT_GRACE, FORMAT_VERSION, Store, open_store
 
 __version__ = "0.1.0"
+
+# The index server, static export and mirrors pull in a web stack; they load on first use, so that
+# a plain store (a CLI put, a worker process) stays small and starts fast.
+_LAZY = {
+    "ExportReport": "_export", "export_index": "_export", "nginx_server": "_export",
+    "Expected": "_mirror", "FetchFailed": "_mirror", "FetchResult": "_mirror", "SyncReport": "_mirror",
+    "fetch": "_mirror", "sync_mirror": "_mirror", "trusted_digests": "_mirror",
+    "make_app": "_server",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'casstore' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"casstore.{module}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "CasstoreError",

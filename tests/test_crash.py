@@ -31,8 +31,8 @@ WRITER = textwrap.dedent(
         store.put(io.BytesIO(buf.getvalue()), name)
         print(name, flush=True)
         if i % 7 == 3:
+            print("rm", name, flush=True)  # announced first: a kill may land after the rm committed
             store.rm(name)
-            print("rm", name, flush=True)
         if i % 11 == 5:
             store.gc(grace=0)
     """
