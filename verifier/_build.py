@@ -78,6 +78,28 @@ class BuildResult:
         )
 
 
+# Installed as sitecustomize.py in the build venv when the recipe asks for deterministic temp names:
+# backends that build in tempfile.mkdtemp() dirs (e.g. frozenlist's) otherwise embed a random path.
+_SITECUSTOMIZE = """
+import tempfile
+
+
+class _Names:
+    def __init__(self):
+        self.n = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self.n += 1
+        return "det%05d" % self.n
+
+
+tempfile._name_sequence = _Names()
+"""
+
+
 def python_tag() -> str:
     return f"cp{sys.version_info.major}{sys.version_info.minor}"
 
@@ -201,9 +223,13 @@ def build_once(
 
     venv = root / "venv"
     try:
-        _venv(venv, recipe.build_deps, wheelhouse, log)
+        python = _venv(venv, recipe.build_deps, wheelhouse, log)
     except VerifierError as e:
         return _fail(res, str(e), start, infra=True)
+    if recipe.deterministic_tempnames:
+        site = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+        (site / "sitecustomize.py").write_text(_SITECUSTOMIZE)
+    del python
 
     cache = root / "zig-cache" if variation.cold_cache else (zig_cache or Path(".cache/zig")).absolute()
     cache.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,10 @@ def _elf_differing_sections(a: bytes, b: bytes) -> list[str] | None:
     return sorted(n for n in sa.keys() | sb.keys() if sa.get(n) != sb.get(n))
 
 
+# Paths a build may embed even after -ffile-prefix-map: the mapped roots and temporary directories.
+_PATH_RE = re.compile(rb"/(build|zig-cache|tmp)/[\w./-]*|/tmp[\w]*/[\w./-]+")
+
+
 def classify_content(a: bytes, b: bytes, roots: Sequence[bytes] = ()) -> list[str]:
     """Likely causes of the difference between two versions of one member."""
     causes: set[str] = set()
@@ -105,7 +109,9 @@ def classify_content(a: bytes, b: bytes, roots: Sequence[bytes] = ()) -> list[st
     if sections is not None and sections and all("build-id" in s or "build_id" in s for s in sections):
         return [BUILD_IDS]
     for ra, rb in _regions(a, b):
-        if _TIME_RE.search(ra) or _TIME_RE.search(rb):
+        if _PATH_RE.search(ra) or _PATH_RE.search(rb):
+            causes.add(EMBEDDED_PATHS)
+        elif _TIME_RE.search(ra) or _TIME_RE.search(rb):
             causes.add(TIMESTAMPS)
         elif not any(r and (r in ra or r in rb) for r in roots):
             causes.add(RANDOMNESS if _looks_random(ra, rb) else UNEXPLAINED)

@@ -37,6 +37,7 @@ class Recipe:
     ldflags: str = ""
     umask: str = "022"
     pythonhashseed: str = "0"
+    deterministic_tempnames: bool = True  # tempfile names from a fixed sequence (sitecustomize in the venv)
     frontend: str = "build --wheel --no-isolation"
 
     def to_json(self) -> dict[str, Any]:

@@ -54,3 +54,10 @@ def test_classify_timestamps_paths_randomness() -> None:
         "embedded paths"
     ]
     assert classify_content(pad + os.urandom(16) + pad, pad + os.urandom(16) + pad) == ["randomness"]
+
+
+def test_classify_random_temp_dirs_as_embedded_paths() -> None:
+    pad = b"\0" * 40
+    a = pad + b"/build/tmp/.tmp-frozenlist-pep517-keec89o7/src/x.c" + pad
+    b = pad + b"/build/tmp/.tmp-frozenlist-pep517-ot5wn8y6/src/x.c" + pad
+    assert classify_content(a, b) == ["embedded paths"]
