@@ -9,6 +9,8 @@ from ._diff import compare_wheels, published_status, run_diffoscope
 from ._errors import BuildFailed, InvalidSdist, InvalidTarget, PinMismatch, ToolMissing, VerifierError
 from ._grade import BuildOutcome, Grade, grade
 from ._rebuilder import ZigRebuilder, keep_build_deps, keep_records, wheelhouse_from_store
+from ._render import from_json as report_from_json, to_html as report_to_html, to_json as report_to_json, to_markdown as report_to_markdown  # noqa: E501
+from ._report import REPORT_SCHEMA, Night, Report, build_report
 from ._record import RECORD_SCHEMA, BuildRecord, Explanation, Recipe, VerificationRecord
 from ._sandbox import Bubblewrap, NoSandbox, Sandbox, Unshare, detect_sandbox
 from ._targets import DEFAULT_TARGET, TARGETS, Target, get_target
@@ -16,6 +18,8 @@ from ._wheelhouse import Pin
 from ._zig import ZIG_VERSION
 
 __all__ = [
+    "REPORT_SCHEMA", "Night", "Report", "build_report",
+    "report_from_json", "report_to_html", "report_to_json", "report_to_markdown",
     "DEFAULT_TARGET",
     "REBUILD",
     "RECORD_SCHEMA",
