@@ -108,7 +108,7 @@ def classify_content(a: bytes, b: bytes, roots: Sequence[bytes] = ()) -> list[st
     sections = _elf_differing_sections(a, b)
     if sections is not None and sections and all("build-id" in s or "build_id" in s for s in sections):
         return [BUILD_IDS]
-    for ra, rb in _regions(a, b):
+    for ra, rb in _regions(a, b, context=96):  # wide enough to reach back to the start of a path
         if _PATH_RE.search(ra) or _PATH_RE.search(rb):
             causes.add(EMBEDDED_PATHS)
         elif _TIME_RE.search(ra) or _TIME_RE.search(rb):
