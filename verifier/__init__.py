@@ -9,20 +9,22 @@ from ._diff import compare_wheels, published_status, run_diffoscope
 from ._errors import BuildFailed, InvalidSdist, InvalidTarget, PinMismatch, ToolMissing, VerifierError
 from ._grade import BuildOutcome, Grade, grade
 from ._rebuilder import ZigRebuilder, keep_build_deps, keep_records, wheelhouse_from_store
-from ._render import from_json as report_from_json, to_html as report_to_html, to_json as report_to_json, to_markdown as report_to_markdown  # noqa: E501
-from ._report import REPORT_SCHEMA, Night, Report, build_report
 from ._record import RECORD_SCHEMA, BuildRecord, Explanation, Recipe, VerificationRecord
+from ._render import from_json as report_from_json
+from ._render import to_html as report_to_html
+from ._render import to_json as report_to_json
+from ._render import to_markdown as report_to_markdown
+from ._report import REPORT_SCHEMA, Night, Report, build_report
 from ._sandbox import Bubblewrap, NoSandbox, Sandbox, Unshare, detect_sandbox
 from ._targets import DEFAULT_TARGET, TARGETS, Target, get_target
 from ._wheelhouse import Pin
 from ._zig import ZIG_VERSION
 
 __all__ = [
-    "REPORT_SCHEMA", "Night", "Report", "build_report",
-    "report_from_json", "report_to_html", "report_to_json", "report_to_markdown",
     "DEFAULT_TARGET",
     "REBUILD",
     "RECORD_SCHEMA",
+    "REPORT_SCHEMA",
     "TARGETS",
     "VARIATIONS",
     "ZIG_VERSION",
@@ -36,10 +38,12 @@ __all__ = [
     "Grade",
     "InvalidSdist",
     "InvalidTarget",
+    "Night",
     "NoSandbox",
     "Pin",
     "PinMismatch",
     "Recipe",
+    "Report",
     "Sandbox",
     "Target",
     "ToolMissing",
@@ -48,6 +52,7 @@ __all__ = [
     "VerificationRecord",
     "VerifierError",
     "ZigRebuilder",
+    "build_report",
     "compare_wheels",
     "detect_sandbox",
     "get_target",
@@ -57,6 +62,10 @@ __all__ = [
     "make_recipe",
     "published_status",
     "rebuild",
+    "report_from_json",
+    "report_to_html",
+    "report_to_json",
+    "report_to_markdown",
     "run_diffoscope",
     "variations_for",
     "verify",

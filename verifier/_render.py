@@ -109,14 +109,16 @@ def _link(link: Link | None) -> str:
 
 
 def to_html(report: Report) -> str:
-    e = html.escape
+    def e(text: str) -> str:
+        return html.escape(text)
+
     t = report.totals
     out = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{e(report.title)} — {e(report.night)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{e(report.title)}</h1>",
-        f'<div class="meta">night <b id="night">{e(report.night)}</b> · generated {e(report.generated)} · '
-        f"{t.total} (sdist, target) pairs</div>",
+        (f'<div class="meta">night <b id="night">{e(report.night)}</b> · generated {e(report.generated)} · '
+         f"{t.total} (sdist, target) pairs</div>"),
         '<div class="cards" id="totals">',
     ]
     for g in GRADES:
@@ -132,9 +134,10 @@ def to_html(report: Report) -> str:
     if report.regressions:
         out.append('<table id="regressions"><tr><th>kind</th><th>project</th><th>target</th><th>was reproducible</th>'
                    "<th>now</th><th>grade</th><th>why</th></tr>")
-        for g in report.regressions:
-            out.append(f"<tr><td>{e(g.kind)}</td><td>{e(g.project)}</td><td>{e(g.target)}</td><td>{e(g.before)}</td>"
-                       f"<td>{e(g.now)}</td><td>{_grade(g.grade)}</td><td class=why>{e(g.why)}</td></tr>")
+        for reg in report.regressions:
+            out.append(f"<tr><td>{e(reg.kind)}</td><td>{e(reg.project)}</td><td>{e(reg.target)}</td>"
+                       f"<td>{e(reg.before)}</td><td>{e(reg.now)}</td><td>{_grade(reg.grade)}</td>"
+                       f"<td class=why>{e(reg.why)}</td></tr>")
         out.append("</table>")
     else:
         out.append("<p>None.</p>")
@@ -179,8 +182,8 @@ def _md_link(link: Link | None) -> str:
 
 def to_markdown(report: Report) -> str:
     t = report.totals
-    lines = [f"# {report.title}", "", f"Night **{report.night}**, generated {report.generated}: "
-             f"{t.total} (sdist, target) pairs.", "", "| grade | count | % |", "|---|---:|---:|"]
+    lines = [f"# {report.title}", "", (f"Night **{report.night}**, generated {report.generated}: "
+                                        f"{t.total} (sdist, target) pairs."), "", "| grade | count | % |", "|---|---:|---:|"]
     lines += [f"| {g} | {t.count(g)} | {_pct(t.percent(g))} |" for g in GRADES]
     r = report.reclaimable
     lines += ["", f"Eviction could reclaim **{human_bytes(r.stored_bytes)}** ({r.stored_bytes} bytes, {r.files} wheels).",

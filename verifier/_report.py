@@ -40,8 +40,8 @@ GRADES = ("reproducible", "repeatable", "broken", "inconclusive")
 def project_version(sdist_filename: str) -> tuple[str, str]:
     """(normalized project, version) of an sdist filename; a best effort for non-standard names."""
     try:
-        name, version = parse_sdist_filename(sdist_filename)
-        return str(name), str(version)
+        parsed_name, parsed_version = parse_sdist_filename(sdist_filename)
+        return str(parsed_name), str(parsed_version)
     except (InvalidSdistFilename, InvalidVersion):
         stem = sdist_filename.removesuffix(".tar.gz").removesuffix(".zip")
         name, _, version = stem.rpartition("-")

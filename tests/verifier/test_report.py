@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from verifier import Night, Report, VerifierError, build_report, report_from_json, report_to_json, report_to_markdown
+from verifier import (
+    Night,
+    Report,
+    VerifierError,
+    build_report,
+    report_from_json,
+    report_to_json,
+    report_to_markdown,
+)
 
 from .records import make_record
 
