@@ -8,6 +8,15 @@ from ._build import REBUILD, VARIATIONS, BuildResult, Variation, make_recipe
 from ._diff import compare_wheels, published_status, run_diffoscope
 from ._errors import BuildFailed, InvalidSdist, InvalidTarget, PinMismatch, ToolMissing, VerifierError
 from ._grade import BuildOutcome, Grade, grade
+from ._nightly import (
+    NightlyRun,
+    is_current,
+    load_nights,
+    make_executor,
+    make_report,
+    run_nightly,
+    write_report,
+)
 from ._rebuilder import ZigRebuilder, keep_build_deps, keep_records, wheelhouse_from_store
 from ._record import RECORD_SCHEMA, BuildRecord, Explanation, Recipe, VerificationRecord
 from ._render import from_json as report_from_json
@@ -39,6 +48,7 @@ __all__ = [
     "InvalidSdist",
     "InvalidTarget",
     "Night",
+    "NightlyRun",
     "NoSandbox",
     "Pin",
     "PinMismatch",
@@ -57,9 +67,13 @@ __all__ = [
     "detect_sandbox",
     "get_target",
     "grade",
+    "is_current",
     "keep_build_deps",
     "keep_records",
+    "load_nights",
+    "make_executor",
     "make_recipe",
+    "make_report",
     "published_status",
     "rebuild",
     "report_from_json",
@@ -67,8 +81,10 @@ __all__ = [
     "report_to_json",
     "report_to_markdown",
     "run_diffoscope",
+    "run_nightly",
     "variations_for",
     "verify",
     "verify_many",
     "wheelhouse_from_store",
+    "write_report",
 ]
