@@ -38,6 +38,7 @@ __all__ = [
     "Job",
     "NightlyRun",
     "is_current",
+    "list_runs",
     "load_nights",
     "make_executor",
     "make_report",
