@@ -259,6 +259,27 @@ def _keep_files(store: Any, record: dict[str, Any]) -> None:
         exp["diffoscope_blake3"] = str(store.put_blob(Path(exp["diffoscope_path"]).read_bytes()))
 
 
+def _keep_wheel(store: Any, record: Mapping[str, Any], workdir: Path, wheelhouse: Path) -> str | None:
+    """Put a reproducible pair's rebuilt wheel (origin "rebuilt") and its pinned build dependencies into the
+    store, so that eviction may use them; returns why not, or None. Needs the worker's files here."""
+    from casstore import CasstoreError
+
+    from ._rebuilder import keep_build_deps
+    from ._record import Recipe
+
+    name = next((b.get("wheel_filename") for b in record.get("builds") or [] if b.get("wheel_filename")), None)
+    found = next(iter(sorted(workdir.rglob(name))), None) if name else None
+    if found is None:
+        return f"rebuilt wheel {name!r} not found under {workdir}"
+    try:
+        if not store.has(found.name):
+            store.put(found, origin="rebuilt")
+        keep_build_deps(store, Recipe.from_json(dict(record["recipe"])), wheelhouse)
+    except (CasstoreError, OSError) as e:
+        return f"cannot keep {found.name}: {e}"
+    return None
+
+
 def run_nightly(
     store: Any,
     sdists: Sequence[Path],
@@ -269,6 +290,7 @@ def run_nightly(
     new: bool = False,
     executor: concurrent.futures.Executor | None = None,
     force: bool = False,
+    keep_wheels: bool = True,
     wheelhouse: Path | None = None,
     clock: Clock = _utcnow,
     on_plan: Callable[[int, int], None] | None = None,
@@ -278,7 +300,9 @@ def run_nightly(
     """Verify every (sdist, target) pair, keeping each record in the store and the run directory as it
     finishes. `run` names the run to continue; by default the latest unfinished one continues, else a new
     one starts (`new` always starts one). `on_plan(total, already_done)` is called once before building;
-    `on_done(record, how)` once per pair, `how` being "built", "resumed", "reused" or "error".
+    `on_done(record, how)` once per pair, `how` being "built", "resumed", "reused" or "error". With
+    `keep_wheels`, the rebuilt wheel of each reproducible pair (and its build dependencies) goes into the
+    store, where eviction can use it.
     `verify_kw` goes to `verify` (builds, variations, zig_cache, sandbox, diffoscope, timeout...)."""
     t0 = time.monotonic()
     for t in targets:
@@ -347,6 +371,10 @@ def run_nightly(
                 rec = vr.to_json()
                 _keep_files(store, rec)
                 store.record_rebuild(rec)  # the catalog first: a kill after this reuses it on resume
+                if keep_wheels and rec["grade"] == "reproducible":
+                    why = _keep_wheel(store, rec, path / "work" / job.sdist.name / job.target, wh)
+                    if why:
+                        rec["nightly_note"] = why
                 how = "built"
                 result.built += 1
             rec["finished"] = finished

@@ -87,5 +87,10 @@ def test_nightly_resumes_reuses_and_reports(tmp_path: Path, wheelhouse, zig_cach
     tiny = next(w for w in report.rows if w.project == "tinytime")
     assert tiny.grade == "repeatable" and tiny.logs and not tiny.logs[0].path.startswith("/")
     assert (runs / night2.name / tiny.logs[0].path).resolve().is_file()  # the link resolves from the report
+    # the reproducible pair's rebuilt wheel was kept (with its build dependencies): eviction could take it
+    rebuilt = [f for f in store.ls(kind="wheel") if f.origin == "rebuilt"]
+    assert [f.project for f in rebuilt] == ["tinyc"]
+    assert report.reclaimable.wheels == [rebuilt[0].filename]
+    assert report.reclaimable.stored_bytes == rebuilt[0].stored_size > 0
     paths = write_report(report, runs / night2.name)
     assert sorted(p.name for p in paths) == ["report.html", "report.json", "report.md"]
