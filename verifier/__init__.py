@@ -23,7 +23,7 @@ from ._render import from_json as report_from_json
 from ._render import to_html as report_to_html
 from ._render import to_json as report_to_json
 from ._render import to_markdown as report_to_markdown
-from ._report import REPORT_SCHEMA, Night, Report, build_report
+from ._report import GRADES, REPORT_SCHEMA, Night, Report, build_report
 from ._sandbox import Bubblewrap, NoSandbox, Sandbox, Unshare, detect_sandbox
 from ._targets import DEFAULT_TARGET, TARGETS, Target, get_target
 from ._wheelhouse import Pin
@@ -31,6 +31,7 @@ from ._zig import ZIG_VERSION
 
 __all__ = [
     "DEFAULT_TARGET",
+    "GRADES",
     "REBUILD",
     "RECORD_SCHEMA",
     "REPORT_SCHEMA",

@@ -87,7 +87,7 @@ table{border-collapse:collapse;width:100%;margin:4px 0}th,td{text-align:left;pad
 vertical-align:top}th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .grade{padding:1px 6px;border-radius:4px;color:#fff;font-size:12px}
 .bar{display:flex;height:10px;width:160px;border-radius:3px;overflow:hidden;background:#eee}
-.bar span{display:block;height:100%}.why{color:#555;font-size:12px}code{font-size:12px}
+.bar span{display:block;height:100%}td.nw{white-space:nowrap}.why{color:#555;font-size:12px}code{font-size:12px}
 """
 
 
@@ -165,7 +165,7 @@ def to_html(report: Report) -> str:
                "<th>seconds</th><th>why</th><th>logs</th></tr>")
     for w in report.rows:
         links = " ".join([_link(x) for x in w.logs] + ([_link(w.diffoscope)] if w.diffoscope else []))
-        out.append(f"<tr><td>{e(w.sdist)}</td><td>{e(w.target)}</td><td>{_grade(w.grade)}</td>"
+        out.append(f"<tr><td class=nw>{e(w.sdist)}</td><td class=nw>{e(w.target)}</td><td>{_grade(w.grade)}</td>"
                    f"<td>{e(w.published or '')}</td><td class=num>{w.seconds:.1f}</td>"
                    f"<td class=why>{e(w.why)}</td><td>{links}</td></tr>")
     out.append("</table></body></html>\n")
