@@ -26,7 +26,7 @@ from ._errors import StoreFormatError
 
 __all__ = ["Catalog", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _BUSY_MS = 60_000
 
 
@@ -129,6 +129,8 @@ class Catalog:
                 self._create_v1(db)
             if version < 2:
                 self._create_v2(db)
+            if version < 3:
+                self._migrate_v3(db)
             db.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
             )
@@ -180,6 +182,17 @@ class Catalog:
         db["rebuilds"].create_index(["recipe_digest"], if_not_exists=True)
         # Download counts per file (the index server adds to them; eviction policies read them).
         db["downloads"].create({"filename": str, "count": int, "last": float}, pk="filename", if_not_exists=True)
+
+    @staticmethod
+    def _migrate_v3(db: sqlite_utils.Database) -> None:
+        # Eviction: a file's bytes may be gone while its row (digests, recipe) stays.
+        cols = {c.name for c in db["files"].columns}
+        if "state" not in cols:
+            db.execute("ALTER TABLE files ADD COLUMN state TEXT NOT NULL DEFAULT 'present'")
+        if "recipe_digest" not in cols:
+            db.execute("ALTER TABLE files ADD COLUMN recipe_digest TEXT")
+        if "unrecoverable" not in cols:
+            db.execute("ALTER TABLE files ADD COLUMN unrecoverable TEXT")
 
     # -- rows ---------------------------------------------------------------------------------
 
@@ -270,3 +283,16 @@ class Catalog:
 
     def downloads(self) -> dict[str, int]:
         return {r["filename"]: r["count"] for r in self.query("SELECT filename, count FROM downloads")}
+
+    def set_file(self, filename: str, **values: Any) -> None:
+        sets = ", ".join(f"{k} = ?" for k in values)
+        self.execute(f"UPDATE files SET {sets} WHERE filename = ?", [*values.values(), filename])
+
+    def exclusive_stored_bytes(self, owner: str) -> int:
+        """Stored bytes of the blobs that ``owner`` alone holds (what removing it frees)."""
+        rows = self.query(
+            "SELECT coalesce(sum(b.stored_size), 0) n FROM refs r JOIN blobs b ON b.digest = r.blob "
+            "WHERE r.owner = ? AND NOT EXISTS (SELECT 1 FROM refs r2 WHERE r2.blob = r.blob AND r2.owner <> r.owner)",
+            [owner],
+        )
+        return int(rows[0]["n"])

@@ -24,6 +24,7 @@ class FileInfo:
     layout: str
     origin: str
     added: float
+    state: str = "present"  # 'present' | 'evicted' (bytes gone, digests and recipe kept)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> FileInfo:
@@ -40,6 +41,7 @@ class FileInfo:
             layout=row["layout"],
             origin=row["origin"] or "uploaded",
             added=row["added"],
+            state=row.get("state") or "present",
         )
 
     def to_json(self) -> dict[str, Any]:

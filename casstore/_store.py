@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -34,6 +34,8 @@ from ._model import FileInfo, FsckReport, GcReport, ProjectStats, Stats
 from ._names import DistName, parse_filename
 from ._objects import DiskObjects, MemoryObjects, ObjectStore
 from ._reader import verified
+from ._eviction import EvictionMixin
+from ._reconstruct import Rebuilder, SingleFlight
 from ._records import RecordsMixin
 from ._split import NotSplittable, Splitter
 
@@ -66,12 +68,15 @@ def _check_magic(name: DistName, head: bytes) -> None:
         raise InvalidContent(name.filename, "not gzip-compressed (bad magic)")
 
 
-class Store(RecordsMixin):
+class Store(RecordsMixin, EvictionMixin):
     """A casstore store. Open one with :meth:`open` (a directory) or :meth:`memory`."""
 
     def __init__(self, objects: ObjectStore, catalog: Catalog, *, clock: Callable[[], float] = time.time,
                  level: int = _compress.DEFAULT_LEVEL, root: Path | None = None, tier: str = "compact",
-                 member_level: int = MEMBER_LEVEL) -> None:
+                 member_level: int = MEMBER_LEVEL, rebuilder: Rebuilder | None = None,
+                 sources: Sequence[str] = (), workdir: Path | None = None) -> None:
+        """``rebuilder`` and ``sources`` (secondary caches, simple-index URLs) bring evicted wheels
+        back; ``workdir`` is where reconstructions run (default: the store's temp directory)."""
         if tier not in TIERS:
             raise ValueError(f"unknown tier {tier!r}, expected one of {TIERS}")
         self.objects = objects
@@ -81,6 +86,10 @@ class Store(RecordsMixin):
         self._clock = clock
         self._level = level
         self._member_level = member_level
+        self.rebuilder = rebuilder
+        self.sources = tuple(sources)
+        self._workdir = workdir
+        self._flight = SingleFlight(self.objects.tmp if isinstance(self.objects, DiskObjects) else None)
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -206,6 +215,8 @@ class Store(RecordsMixin):
 
     def _put_once(self, source: Source, name: DistName, origin: str) -> FileInfo:
         existing = self.catalog.file(name.filename)
+        if existing is not None and existing.get("state") == "evicted":
+            existing = None  # the same bytes again bring an evicted file back
         with _opened(source) as (stream, _size), self._spool() as spool:
             head = stream.read(CHUNK)
             _check_magic(name, head)
@@ -219,27 +230,15 @@ class Store(RecordsMixin):
                 return self._same_or_conflict(existing, digest)
             spool.flush()
             size = hasher.size
-            sink = _BlobSink(self)
-            layout, manifest = "blob", None
-            recipe = self._split(name, spool, size, sink)
-            if recipe is None:
-                spool.seek(0)
-                written = self._write_blob(_chunks(spool), size)
-                if written.digest != digest:
-                    raise ChecksumMismatch(name.filename, str(digest), str(written.digest))
-                sink.add(written.digest, written.size, written.stored_size)
-            else:
-                data = _recipe.encode(recipe)
-                written = self._write_blob(iter([data]), len(data), level=19)
-                sink.add(written.digest, written.size, written.stored_size)
-                layout, manifest = "recipe", written.digest.hex
+            sink, layout, manifest = self._store_bytes(name, spool, size, digest)
         with self.catalog.write():
             again = self.catalog.file(name.filename)
+            if again is not None and again.get("state") == "evicted":
+                self._same_or_conflict(again, digest)
+                return self._revive(again, sink, layout, manifest)
             if again is not None:
                 return self._same_or_conflict(again, digest)
-            for d, (bsize, bstored) in sink.blobs.items():
-                self.catalog.add_blob(d.hex, bsize, bstored)
-                self.catalog.add_ref(_file_owner(name.filename), d.hex)
+            self._attach(name.filename, sink)
             row = {
                 "filename": name.filename, "project": name.project, "version": name.version,
                 "kind": name.kind, "tags": " ".join(name.tags), "size": size,
@@ -250,6 +249,38 @@ class Store(RecordsMixin):
             self.catalog.insert_file(row)
             self._ensure_present(list(sink.blobs))
         return FileInfo.from_row(row)
+
+    def _store_bytes(self, name: DistName, spool: BinaryIO, size: int,
+                     digest: Digest) -> tuple[_BlobSink, str, str | None]:
+        """Write the spooled file's blobs (split into a recipe when possible); nothing is referenced yet."""
+        sink = _BlobSink(self)
+        recipe = self._split(name, spool, size, sink)
+        if recipe is None:
+            spool.seek(0)
+            written = self._write_blob(_chunks(spool), size)
+            if written.digest != digest:
+                raise ChecksumMismatch(name.filename, str(digest), str(written.digest))
+            sink.add(written.digest, written.size, written.stored_size)
+            return sink, "blob", None
+        data = _recipe.encode(recipe)
+        written = self._write_blob(iter([data]), len(data), level=19)
+        sink.add(written.digest, written.size, written.stored_size)
+        return sink, "recipe", written.digest.hex
+
+    def _revive(self, row: dict[str, object], sink: _BlobSink, layout: str, manifest: str | None) -> FileInfo:
+        """Give an evicted file's row its bytes back (inside the caller's write transaction)."""
+        filename = str(row["filename"])
+        self._attach(filename, sink)
+        stored = sum(st for _, st in sink.blobs.values())
+        self.catalog.set_file(filename, state="present", layout=layout, manifest=manifest, stored_size=stored)
+        self._ensure_present(list(sink.blobs))
+        return FileInfo.from_row({**row, "state": "present", "layout": layout, "manifest": manifest,
+                                  "stored_size": stored})
+
+    def _attach(self, filename: str, sink: _BlobSink) -> None:
+        for d, (bsize, bstored) in sink.blobs.items():
+            self.catalog.add_blob(d.hex, bsize, bstored)
+            self.catalog.add_ref(_file_owner(filename), d.hex)
 
     @contextlib.contextmanager
     def _spool(self) -> Iterator[BinaryIO]:
@@ -306,6 +337,9 @@ class Store(RecordsMixin):
         """Stream a file's original bytes. The read raises :class:`ChecksumMismatch` at the end if
         the bytes are not the ones stored; use :meth:`export` when nothing unverified may escape."""
         info = self.info(ref)
+        if info.state == "evicted":  # a cache miss: secondary caches, then a rebuild, verified
+            self.reconstruct(info.filename)
+            info = self.info(info.filename)
         if info.layout == "recipe":
             return self._open_recipe(info)
         if info.layout != "blob":

@@ -35,13 +35,16 @@ out = Console()
 
 
 class _Ctx:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, sources: Sequence[str] = (), rebuilder: str = "auto") -> None:
         self.path = path
+        self.sources = tuple(sources)
+        self.rebuilder = rebuilder
         self._store: Store | None = None
 
     def store(self, create: bool = False) -> Store:
         if self._store is None:
-            self._store = Store.directory(self.path, create=create)
+            self._store = Store.directory(self.path, create=create, sources=self.sources,
+                                          rebuilder=_load_rebuilder(self.rebuilder, Path(self.path)))
         return self._store
 
     def close(self) -> None:
@@ -95,11 +98,17 @@ def _progress() -> Progress:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--store", "store_path", envvar="CASSTORE_STORE", default=DEFAULT_STORE, show_default=True,
               help="Store directory (env CASSTORE_STORE).")
+@click.option("--source", "sources", multiple=True, envvar="CASSTORE_SOURCES",
+              help="Secondary cache (simple-index URL) tried first for evicted wheels; repeatable "
+                   "(env CASSTORE_SOURCES, space-separated).")
+@click.option("--rebuilder", default="auto", show_default=True, envvar="CASSTORE_REBUILDER",
+              help="Rebuilder for evicted wheels: a name in the casstore.rebuilders entry points, "
+                   "'auto' (the first installed) or 'none'.")
 @click.version_option(package_name="casstore")
 @click.pass_context
-def cli(ctx: click.Context, store_path: str) -> None:
+def cli(ctx: click.Context, store_path: str, sources: tuple[str, ...], rebuilder: str) -> None:
     """casstore: a content-addressed, verified store for Python sdists and wheels."""
-    ctx.obj = _Ctx(store_path)
+    ctx.obj = _Ctx(store_path, sources, rebuilder)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -323,7 +332,24 @@ def demo(ctx: _Ctx, cache: str) -> None:
     out.print(f"4. fsck: {report.objects_checked} objects re-hashed: {'ok' if report.ok else 'DAMAGED'}")
 
 
+def _load_rebuilder(name: str, root: Path) -> Any:
+    """A rebuilder from the ``casstore.rebuilders`` entry points: a factory called with the store root.
+    This is how the application wires the verifier in; casstore never imports it."""
+    if name == "none":
+        return None
+    eps = sorted(entry_points(group="casstore.rebuilders"), key=lambda e: e.name)
+    chosen = [e for e in eps if name in ("auto", e.name)]
+    if not chosen:
+        if name == "auto":
+            return None
+        raise CasstoreError(f"Unknown rebuilder {name!r} (installed: {', '.join(e.name for e in eps) or 'none'})")
+    return chosen[0].load()(root)
+
+
 def _load_plugins() -> None:
+    if getattr(_load_plugins, "done", False):
+        return
+    _load_plugins.done = True  # type: ignore[attr-defined]
     for ep in entry_points(group="casstore.commands"):
         try:
             cmd = ep.load()
@@ -356,8 +382,10 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
 
 
 from ._cli_index import register as _register_index  # noqa: E402  (serve, export-index, mirror, fetch)
+from ._cli_evict import register as _register_evict  # noqa: E402  (evict, reclaimable, reconstruct)
 
 _register_index(cli)
+_register_evict(cli)
 
 if __name__ == "__main__":
     sys.exit(main())

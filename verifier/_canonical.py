@@ -1,0 +1,64 @@
+"""Canonical builds: for each sdist in a store, build the wheels of a target matrix, grade them,
+keep the records and the pinned build dependencies, and store the wheels (origin "rebuilt")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._api import verify
+from ._rebuilder import keep_build_deps, keep_records
+from ._targets import DEFAULT_TARGET
+from ._wheelhouse import default_wheelhouse
+
+__all__ = ["CanonicalBuild", "build_all"]
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalBuild:
+    sdist: str
+    target: str
+    grade: str
+    wheel: str | None
+    stored: str  # "rebuilt" (stored as a new file), "matches-published" (identical to the stored wheel),
+    #              "published-differs" (an uploaded wheel of that name has other bytes; kept), or "none"
+
+
+def _wheel_path(workdir: Path, record: Any) -> Path | None:
+    for b in record.builds:
+        if b.ok and b.wheel_filename:
+            for p in sorted(workdir.rglob(b.wheel_filename)):
+                return p
+    return None
+
+
+def build_all(store: Any, targets: Sequence[str] = (DEFAULT_TARGET,), *, workdir: Path, builds: int = 2,
+              wheelhouse: Path | None = None, zig_cache: Path | None = None, projects: Sequence[str] = (),
+              progress: Callable[[str], None] | None = None, **verify_kw: Any) -> list[CanonicalBuild]:
+    """Rebuild and grade every sdist of ``store`` (or of ``projects``) for ``targets``."""
+    wheelhouse = (wheelhouse or default_wheelhouse()).absolute()
+    sdists = [f for f in store.ls(kind="sdist") if not projects or f.project in projects]
+    out: list[CanonicalBuild] = []
+    for sd in sdists:
+        work = workdir.absolute() / sd.filename
+        records = verify(sd.filename, targets, builds=builds, workdir=work, store=store, wheelhouse=wheelhouse,
+                         zig_cache=zig_cache, progress=progress, **verify_kw)
+        for rec in records:
+            keep_build_deps(store, rec.recipe, wheelhouse)
+        keep_records(store, records)
+        for rec in records:
+            path = _wheel_path(work / rec.recipe.target, rec) if rec.grade in ("reproducible", "repeatable") else None
+            if path is None:
+                out.append(CanonicalBuild(sd.filename, rec.recipe.target, rec.grade, None, "none"))
+                continue
+            if store.has(path.name):
+                same = str(store.info(path.name).blake3) == next(
+                    b.wheel_blake3 for b in rec.builds if b.wheel_filename == path.name)
+                out.append(CanonicalBuild(sd.filename, rec.recipe.target, rec.grade, path.name,
+                                          "matches-published" if same else "published-differs"))
+                continue
+            store.put(path, origin="rebuilt")
+            out.append(CanonicalBuild(sd.filename, rec.recipe.target, rec.grade, path.name, "rebuilt"))
+    return out
