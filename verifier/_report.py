@@ -7,6 +7,7 @@ digests present in the store, and passes them in."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -210,13 +211,21 @@ def _causes_of(r: Mapping[str, Any]) -> list[str]:
     exp = r.get("explanation") or {}
     if exp.get("causes"):
         return sorted(set(exp["causes"]))
-    out = []
-    for reason in r.get("reasons") or []:
-        text = str(reason)
-        if text.startswith("build '") and "' " in text:  # "build 'name' failed: X" -> "failed: X"
-            text = text.split("' ", 1)[1]
-        out.append(_short(text))
-    return sorted(set(out)) or [r["grade"]]
+    return sorted({_cause_label(str(reason)) for reason in r.get("reasons") or []}) or [r["grade"]]
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_PATH = re.compile(r"(?<![\w.])/[^\s:;,)]+")
+
+
+def _cause_label(reason: str) -> str:
+    """A reason as a cause that counts across packages: without the build's name, quoted names or paths.
+    "build 'second' failed: wheel 'a-1-cp311-linux_x86_64.whl' has unexpected tags" -> "failed: wheel '…' has
+    unexpected tags"."""
+    text = reason.strip().splitlines()[0] if reason.strip() else reason
+    if text.startswith("build '") and "' " in text:
+        text = text.split("' ", 1)[1]
+    return _short(_PATH.sub("…", _QUOTED.sub("'…'", text)))
 
 
 def _why(r: Mapping[str, Any]) -> str:

@@ -137,3 +137,12 @@ def test_markdown_has_totals_regressions_and_rows() -> None:
 def test_no_nights_is_an_error() -> None:
     with pytest.raises(VerifierError):
         build_report([], generated="now")
+
+
+def test_causes_from_failures_count_across_packages() -> None:
+    recs = [make_record(f"{n}-1.0.tar.gz", B, "broken", reasons=[
+        f"build 'first' failed: wheel '{n}-1.0-cp311-cp311-linux_x86_64.whl' has unexpected tags for {B}",
+        f"build 'second' failed: see /tmp/{n}/build.log: exit 1"]) for n in ("foo", "bar")]
+    r = build_report([Night("n", recs)], generated="now")
+    assert {c.cause: c.count for c in r.causes} == {
+        f"failed: wheel '…' has unexpected tags for {B}": 2, "failed: see …: exit 1": 2}
