@@ -232,7 +232,7 @@ def make_executor(scheduler: str | None = None, workers: int = 2) -> tuple[concu
     (``tcp://HOST:PORT``). Nothing else differs between the two."""
     if scheduler is None:
         pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers)
-        return pool, pool.shutdown
+        return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
     try:
         from distributed import Client
     except ImportError as e:
@@ -240,8 +240,8 @@ def make_executor(scheduler: str | None = None, workers: int = 2) -> tuple[concu
     client = Client(scheduler, timeout=30)  # type: ignore[no-untyped-call]
     ex = client.get_executor()  # type: ignore[no-untyped-call]
 
-    def close() -> None:
-        ex.shutdown(wait=True)
+    def close() -> None:  # a finished run has consumed every future; an interrupted one drops the rest
+        ex.shutdown(wait=False)
         client.close()  # type: ignore[no-untyped-call]
 
     return ex, close

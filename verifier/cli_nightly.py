@@ -120,6 +120,9 @@ def nightly(store: Any, sdists: tuple[str, ...], all_: bool, projects: tuple[str
                     zig_cache=zig_cache.absolute() if zig_cache else None, sandbox=detect_sandbox(),
                     diffoscope=not no_diffoscope,
                 )
+        except KeyboardInterrupt:
+            raise click.ClickException(f"interrupted; finished pairs are kept in {runs_dir}: run the same command "
+                                       "again to continue") from None
         finally:
             close()
         click.echo(f"night {result.name}: {len(result.records)} pairs ({result.built} built, {result.resumed} resumed, "
