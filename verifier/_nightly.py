@@ -151,10 +151,12 @@ def _run_records(path: Path) -> list[dict[str, Any]]:
 
 
 def list_runs(runs_dir: Path) -> list[Path]:
-    """Run directories, oldest first (names are UTC timestamps, so they sort by time)."""
+    """Run directories, oldest first: by the start time in run.json, then by name (default names are UTC
+    timestamps, so they sort by time too)."""
     if not runs_dir.is_dir():
         return []
-    return sorted(p for p in runs_dir.iterdir() if (p / "run.json").is_file())
+    runs = [p for p in runs_dir.iterdir() if (p / "run.json").is_file()]
+    return sorted(runs, key=lambda p: (str(_read_run(p).get("started") or ""), p.name))
 
 
 def load_nights(runs_dir: Path, upto: str | None = None) -> list[Night]:
