@@ -216,6 +216,16 @@ class _App:
             info = await run_in_threadpool(self.store.info, filename)
         except (InvalidFilename, NotFound):
             return Response(f"Not found: {filename}\n", status_code=404, media_type="text/plain")
+        if info.state == "evicted" and request.method != "HEAD":
+            # A cache miss: bring the wheel back (secondary caches, then a rebuild) before answering,
+            # so a failure is a clean 503 and not a cut connection. Concurrent requests share one rebuild.
+            try:
+                await run_in_threadpool(self.store.reconstruct, filename)
+            except CasstoreError as e:
+                log.error("cannot reconstruct %s: %s", filename, e)
+                return Response(f"Temporarily unavailable: {e}\n", status_code=503, media_type="text/plain",
+                                headers={"Retry-After": "60"})
+            info = await run_in_threadpool(self.store.info, filename)
         etag = f'"{info.sha256}"'
         headers = {
             "ETag": etag, "Cache-Control": _FILE_CACHE, "Accept-Ranges": "bytes",
