@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from casstore import Store
-from verifier import is_current, load_nights, make_report, run_nightly, write_report
+from verifier import VerifierError, is_current, load_nights, make_report, run_nightly, write_report
 from verifier._nightly import environment
 
 from . import sdists
@@ -94,3 +94,30 @@ def test_nightly_resumes_reuses_and_reports(tmp_path: Path, wheelhouse, zig_cach
     assert report.reclaimable.stored_bytes == rebuilt[0].stored_size > 0
     paths = write_report(report, runs / night2.name)
     assert sorted(p.name for p in paths) == ["report.html", "report.json", "report.md"]
+
+
+@pytest.mark.slow
+def test_requirements_are_fetched_into_the_store() -> None:
+    """Requirement lines pick the newest matching sdist on PyPI (cached under .cache/, then offline)."""
+    from verifier._nightly import sdists_from_requirements
+
+    from .conftest import CACHE
+
+    store = Store.memory()
+    got = sdists_from_requirements(store, ["# nightly list", "msgpack==1.1.0  # pinned", "", "ujson>=5,<5.11"],
+                                   CACHE / "nightly-req")
+    assert [p.name for p in got] == ["msgpack-1.1.0.tar.gz", "ujson-5.10.0.tar.gz"]
+    assert [f.filename for f in store.ls()] == ["msgpack-1.1.0.tar.gz", "ujson-5.10.0.tar.gz"]
+
+
+def test_sdists_from_store_by_project(tmp_path: Path) -> None:
+    from verifier._nightly import sdists_from_store
+
+    store = Store.memory()
+    for sd in (sdists.c_sdist(tmp_path / "src"), sdists.cxx_sdist(tmp_path / "src")):
+        store.put(sd)
+    assert [p.name for p in sdists_from_store(store, tmp_path / "out", ["tinycxx"])] == ["tinycxx-0.1.tar.gz"]
+    assert [p.name for p in sdists_from_store(store, tmp_path / "out")] == ["tinyc-0.1.tar.gz", "tinycxx-0.1.tar.gz"]
+    assert (tmp_path / "out" / "tinyc-0.1.tar.gz").read_bytes() == (tmp_path / "src" / "tinyc-0.1.tar.gz").read_bytes()
+    with pytest.raises(VerifierError, match="no sdists of 'nope'"):
+        sdists_from_store(store, tmp_path / "out", ["nope"])
