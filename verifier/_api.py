@@ -116,13 +116,14 @@ def rebuild(
     timeout: float = DEFAULT_TIMEOUT,
     memory: int | None = DEFAULT_MEMORY,
     smoke: bool = True,
+    sysroots: Path | None = None,
 ) -> tuple[Recipe, BuildResult]:
     """Build one wheel of `sdist` for `target` (by `recipe`, or a fresh one pinned now)."""
     workdir = workdir.absolute()
     path = _resolve_sdist(sdist, store, workdir)
-    recipe = recipe or make_recipe(path, target, wheelhouse=wheelhouse, workdir=workdir)
+    recipe = recipe or make_recipe(path, target, wheelhouse=wheelhouse, workdir=workdir, sysroots=sysroots)
     res = build_once(path, recipe, variation, workdir=workdir, wheelhouse=wheelhouse, zig_cache=zig_cache,
-                     sandbox=sandbox, timeout=timeout, memory=memory, smoke=smoke)
+                     sandbox=sandbox, timeout=timeout, memory=memory, smoke=smoke, sysroots=sysroots)
     return recipe, res
 
 
@@ -171,6 +172,7 @@ def verify(
     memory: int | None = DEFAULT_MEMORY,
     progress: Callable[[str], None] | None = None,
     clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
+    sysroots: Path | None = None,
 ) -> list[VerificationRecord]:
     """Build `sdist` `builds` times per target under varied conditions and grade each target.
 
@@ -188,12 +190,12 @@ def verify(
         if tdir.exists():
             shutil.rmtree(tdir)
         tdir.mkdir(parents=True)
-        recipe = make_recipe(path, t, wheelhouse=wheelhouse, workdir=tdir)
+        recipe = make_recipe(path, t, wheelhouse=wheelhouse, workdir=tdir, sysroots=sysroots)
         results = []
         for v in variations_for(builds, variations):
             say(f"{path.name} [{t.name}] build {v.name!r}...")
             res = build_once(path, recipe, v, workdir=tdir, wheelhouse=wheelhouse, zig_cache=zig_cache,
-                             sandbox=sandbox, timeout=timeout, memory=memory)
+                             sandbox=sandbox, timeout=timeout, memory=memory, sysroots=sysroots)
             say(f"{path.name} [{t.name}] build {v.name!r}: {'ok' if res.ok else res.failure} ({res.seconds:.1f} s)")
             results.append(res)
         outcomes = [BuildOutcome(r.variation, r.ok, r.infra_failure, r.failure, r.blake3, _members(r)) for r in results]

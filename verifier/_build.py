@@ -8,6 +8,7 @@ import platform
 import re
 import shutil
 import sys
+import sysconfig
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,8 +20,11 @@ from ._record import BuildRecord, Recipe
 from ._run import DEFAULT_MEMORY, DEFAULT_TIMEOUT, run
 from ._sandbox import Sandbox, detect_sandbox
 from ._sdist import build_requires, extract_sdist, sdist_epoch
-from ._smoke import auditwheel_policy, policy_satisfies, smoke_test
-from ._targets import Target, get_target
+from ._cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
+from ._elf import fix_musl_needed
+from ._smoke import SKIPPED, auditwheel_policy, policy_satisfies, qemu_smoke_test, smoke_passed, smoke_test
+from ._sysroot import Sysroot, ensure_sysroot, find_qemu
+from ._targets import Target, get_target, is_native
 from ._wheel import extension_modules, parse_wheel_name, retag
 from ._wheelhouse import Pin, default_wheelhouse, fetch, install, lock
 from ._zig import Zig, find_zig
@@ -100,6 +104,25 @@ tempfile._name_sequence = _Names()
 """
 
 
+DEFAULT_SYSROOTS = Path(".cache/sysroots")
+
+
+def _sysroot_for(target: Target, sysroots: Path | None) -> Sysroot | None:
+    """The Debian sysroot a build for `target` needs: its arch's headers and Python (None: the host's)."""
+    if target.arch == platform.machine():
+        return None
+    return ensure_sysroot(target, (sysroots or DEFAULT_SYSROOTS).absolute())
+
+
+def _headers_source(target: Target, sysroot: Sysroot | None) -> str:
+    if is_native(target):
+        return ""
+    if sysroot is None:
+        return f"host:cpython-{platform.python_version()}"
+    dev = next((d for d in sysroot.debs if d.startswith(f"libpython{sys.version_info.major}.{sys.version_info.minor}-dev_")), "?")
+    return f"debian:{dev}"
+
+
 def python_tag() -> str:
     return f"cp{sys.version_info.major}{sys.version_info.minor}"
 
@@ -114,6 +137,7 @@ def make_recipe(
     cppflags: str = "",
     ldflags: str = "",
     online: bool = True,
+    sysroots: Path | None = None,
 ) -> Recipe:
     """Pin everything a rebuild of `sdist` for `target` depends on; fetch missing build deps if `online`."""
     t = get_target(target)
@@ -133,7 +157,7 @@ def make_recipe(
         sdist_filename=sdist.name, sdist_sha256=sha, sdist_blake3=b3, target=t.name,
         python=f"{platform.python_implementation().lower()}-{platform.python_version()}", python_tag=python_tag(),
         zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
-        cppflags=cppflags, ldflags=ldflags,
+        cppflags=cppflags, ldflags=ldflags, target_headers=_headers_source(t, _sysroot_for(t, sysroots)),
     )
 
 
@@ -197,6 +221,7 @@ def build_once(
     timeout: float = DEFAULT_TIMEOUT,
     memory: int | None = DEFAULT_MEMORY,
     smoke: bool = True,
+    sysroots: Path | None = None,
 ) -> BuildResult:
     """Build `sdist` by `recipe` under `variation` in `workdir/<variation.subdir>`; never raises for a
     failing build (the result says why), raises VerifierError for bad inputs."""
@@ -226,10 +251,21 @@ def build_once(
         python = _venv(venv, recipe.build_deps, wheelhouse, log)
     except VerifierError as e:
         return _fail(res, str(e), start, infra=True)
+    site = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
     if recipe.deterministic_tempnames:
-        site = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
         (site / "sitecustomize.py").write_text(_SITECUSTOMIZE)
     del python
+    try:
+        sysroot = _sysroot_for(target, sysroots)
+    except VerifierError as e:
+        return _fail(res, str(e), start, infra=True)
+    cross: dict[str, str] = {}
+    if not is_native(target):  # after the venv is filled: nothing installs into it under these variables
+        include = str(sysroot.include) if sysroot else str(sysconfig.get_config_var("INCLUDEPY"))
+        target_vars = sysroot.build_time_vars() if sysroot else None
+        write_sysconfigdata(site, target, cross_sysconfig(host_vars(), target, recipe.python_tag[2:], include,
+                                                          target_vars))
+        cross = cross_env(target)
 
     cache = root / "zig-cache" if variation.cold_cache else (zig_cache or Path(".cache/zig")).absolute()
     cache.mkdir(parents=True, exist_ok=True)
@@ -251,6 +287,7 @@ def build_once(
         "CMAKE_BUILD_PARALLEL_LEVEL": jobs,
         "MAX_JOBS": jobs,
         **tools,
+        **cross,
         **dict(variation.env),
     }
     argv = [str(venv / "bin" / "python"), "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dirs["out"]), str(src)]
@@ -261,12 +298,27 @@ def build_once(
         return _fail(res, f"build timed out after {timeout:.0f} s", start, infra=True)
     if not r.ok:
         return _fail(res, f"build failed with exit code {r.returncode}", start)
-    return _check_wheel(res, dirs["out"], recipe, target, root, sandbox, log, smoke, start)
+    return _check_wheel(res, dirs["out"], recipe, target, root, sandbox, log, smoke, start, sysroot)
+
+
+def _smoke(wheel: Path, modules: Sequence[str], target: Target, workdir: Path, sandbox: Sandbox, log: Path,
+           sysroot: Sysroot | None) -> str:
+    """Import the modules on the target: the host venv when native, the target's Debian CPython under qemu."""
+    if is_native(target):
+        return smoke_test(wheel, modules, workdir, sandbox=sandbox, log=log)
+    if target.libc != "gnu" or sysroot is None:
+        return SKIPPED + f"no {target.libc} CPython for {target.arch} in Debian to import with"
+    try:
+        qemu = find_qemu(target)
+    except VerifierError as e:
+        return SKIPPED + str(e)
+    return qemu_smoke_test(wheel, modules, workdir, qemu=qemu, root=sysroot.root, python=sysroot.python,
+                           sandbox=sandbox, log=log)
 
 
 def _check_wheel(
     res: BuildResult, out: Path, recipe: Recipe, target: Target, root: Path, sandbox: Sandbox, log: Path,
-    smoke: bool, start: float,
+    smoke: bool, start: float, sysroot: Sysroot | None = None,
 ) -> BuildResult:
     wheels: Sequence[Path] = sorted(out.glob("*.whl"))
     if len(wheels) != 1:
@@ -281,15 +333,16 @@ def _check_wheel(
     res.ext_modules = extension_modules(wheel, target.ext_suffix(recipe.python_tag[2:]))
     if not res.ext_modules:
         return _fail(res, f"wheel {wheel.name!r} contains no extension module", start)
-    wheel = retag(wheel, target.platform_tag)
+    fixed = fix_musl_needed(wheel, target.musl_libc, log=log) if target.libc == "musl" else {}
+    wheel = retag(wheel, target.platform_tag, fixed)
     res.wheel = wheel
     res.sha256, res.blake3 = file_digests(wheel)
     res.auditwheel_policy = auditwheel_policy(wheel, log=log)
     if not policy_satisfies(res.auditwheel_policy, target.auditwheel_policy):
         return _fail(res, f"auditwheel says {res.auditwheel_policy}, not within {target.auditwheel_policy}", start)
     if smoke:
-        res.smoke = smoke_test(wheel, res.ext_modules, root / "smoke", sandbox=sandbox, log=log)
-        if res.smoke != "ok":
+        res.smoke = _smoke(wheel, res.ext_modules, target, root / "smoke", sandbox, log, sysroot)
+        if not smoke_passed(res.smoke):
             return _fail(res, f"smoke test: {res.smoke}", start)
     res.ok = True
     res.seconds = time.monotonic() - start

@@ -39,10 +39,16 @@ class Recipe:
     pythonhashseed: str = "0"
     deterministic_tempnames: bool = True  # tempfile names from a fixed sequence (sitecustomize in the venv)
     frontend: str = "build --wheel --no-isolation"
+    # Cross builds only: where the target's CPython headers and ABI values come from, e.g.
+    # "debian:libpython3.11-dev_3.11.2-6+deb12u9_arm64.deb"; "" for a native build (and then left out of
+    # the JSON, so native recipes keep their digests).
+    target_headers: str = ""
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["build_deps"] = [p.to_json() for p in self.build_deps]
+        if not d["target_headers"]:
+            del d["target_headers"]
         return d
 
     @classmethod

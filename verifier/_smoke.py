@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from ._run import run
 from ._sandbox import Sandbox
 
-__all__ = ["auditwheel_policy", "policy_satisfies", "smoke_test"]
+__all__ = ["auditwheel_policy", "policy_satisfies", "qemu_smoke_test", "smoke_passed", "smoke_test"]
 
 _LEGACY = {"manylinux1": "manylinux_2_5", "manylinux2010": "manylinux_2_12", "manylinux2014": "manylinux_2_17"}
 
@@ -100,4 +101,47 @@ def smoke_test(
     if not r.ok:
         lines = r.output.strip().splitlines()
         return f"import failed: {lines[-1] if lines else r.returncode}"
+    return "ok"
+
+
+SKIPPED = "skipped: "
+
+
+def smoke_passed(result: str | None) -> bool:
+    """A smoke test passed, or could not be run at all on this host (the record says why, e.g. musl)."""
+    return result == "ok" or (result or "").startswith(SKIPPED)
+
+
+def _unpack(wheel: Path, dest: Path) -> None:
+    """Unpack a wheel we built ourselves as an import path: no member may escape `dest`."""
+    dest.mkdir(parents=True)
+    with zipfile.ZipFile(wheel) as zf:
+        for name in zf.namelist():
+            p = (dest / name).resolve()
+            if not p.is_relative_to(dest.resolve()):
+                raise ValueError(f"wheel member escapes its destination: {name!r}")
+        zf.extractall(dest)
+
+
+def qemu_smoke_test(
+    wheel: Path, modules: Sequence[str], workdir: Path, *, qemu: str, root: Path, python: Path,
+    sandbox: Sandbox | None, log: Path, timeout: float = 600,
+) -> str:
+    """Import each module with the target's own CPython (from a Debian sysroot) under qemu-user: "ok" or
+    why not. The wheel is unpacked onto PYTHONPATH; qemu's `-L` makes the target's loader and libc found."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    site = workdir / "site"
+    if site.exists():
+        shutil.rmtree(site)
+    try:
+        _unpack(wheel, site)
+    except (ValueError, zipfile.BadZipFile) as e:
+        return f"wheel does not unpack: {e}"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "LC_ALL": "C.UTF-8", "PYTHONPATH": str(site),
+           "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    r = run([qemu, "-L", str(root), str(python), "-s", "-c", _IMPORT, *modules], cwd=workdir, env=env, log=log,
+            sandbox=sandbox, writable=[workdir], timeout=timeout)
+    if not r.ok:
+        lines = r.output.strip().splitlines()
+        return f"import failed under {Path(qemu).name}: {lines[-1] if lines else r.returncode}"
     return "ok"

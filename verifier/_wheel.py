@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,11 +60,13 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def retag(wheel: Path, platform: str) -> Path:
-    """Rewrite `wheel` for `platform`: new filename, WHEEL Tag lines, RECORD entry; every other byte and
-    every zip attribute (order, timestamps, permissions, compression) kept. Returns the new path."""
+def retag(wheel: Path, platform: str, replace: Mapping[str, bytes] | None = None) -> Path:
+    """Rewrite `wheel` for `platform`: new filename, WHEEL Tag lines, RECORD entry, and the members in
+    `replace` with their new bytes (and RECORD lines); every other byte and every zip attribute (order,
+    timestamps, permissions, compression) kept. Returns the new path."""
+    replace = dict(replace or {})
     wn = parse_wheel_name(wheel.name)
-    if wn.platform == platform:
+    if wn.platform == platform and not replace:
         return wheel
     dest = wheel.with_name(wn.with_platform(platform))
     with zipfile.ZipFile(wheel) as zin:
@@ -85,16 +88,18 @@ def retag(wheel: Path, platform: str) -> Path:
             new_lines.append(line)
         new_wheel = "".join(new_lines).encode()
         record = zin.read(record_name).decode().splitlines(keepends=True)
+        replace[wheel_name] = new_wheel
         new_record = "".join(
-            f"{wheel_name},{_record_hash(new_wheel)},{len(new_wheel)}\n" if r.split(",")[0] == wheel_name else r
+            f"{r.split(',')[0]},{_record_hash(replace[r.split(',')[0]])},{len(replace[r.split(',')[0]])}\n"
+            if r.split(",")[0] in replace else r
             for r in record
         ).encode()
         tmp = dest.with_suffix(".tmp")
         with zipfile.ZipFile(tmp, "w") as zout:
             for info in infos:
                 data = zin.read(info)
-                if info.filename == wheel_name:
-                    data = new_wheel
+                if info.filename in replace:
+                    data = replace[info.filename]
                 elif info.filename == record_name:
                     data = new_record
                 zi = zipfile.ZipInfo(info.filename, info.date_time)
@@ -103,5 +108,6 @@ def retag(wheel: Path, platform: str) -> Path:
                 zi.create_system = info.create_system
                 zout.writestr(zi, data)
     tmp.replace(dest)
-    wheel.unlink()
+    if dest != wheel:
+        wheel.unlink()
     return dest

@@ -1,0 +1,68 @@
+"""Cross-build pieces that need no compiler: the target table, the generated sysconfigdata, musl ELF names."""
+
+from __future__ import annotations
+
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from verifier import TARGETS, get_target
+from verifier._cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
+from verifier._elf import needed
+from verifier._smoke import smoke_passed
+from verifier._sysroot import read_sysconfigdata
+from verifier._targets import is_native
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_every_row_is_consistent(target: str) -> None:
+    t = get_target(target)
+    assert t.platform_tag.endswith("_" + t.arch)
+    assert t.platform_tag.startswith("musllinux_1_2_" if t.libc == "musl" else "manylinux_2_")
+    assert t.ext_suffix("311") == f".cpython-311-{t.multiarch}.so"
+    assert t.debian_arch and t.qemu.startswith("qemu-") and t.gnu_type
+
+
+def test_armv7l_and_ppc64le_spellings() -> None:
+    arm = TARGETS["arm-linux-gnueabihf.2.17"]
+    assert (arm.platform_tag, arm.multiarch, arm.debian_arch) == (
+        "manylinux_2_17_armv7l", "arm-linux-gnueabihf", "armhf")
+    assert TARGETS["powerpc64le-linux-gnu.2.19"].platform_tag == "manylinux_2_19_ppc64le"
+
+
+def test_only_the_host_glibc_target_is_native() -> None:
+    assert is_native(TARGETS["x86_64-linux-gnu.2.17"], "x86_64")
+    assert not is_native(TARGETS["x86_64-linux-musl"], "x86_64")
+    assert not is_native(TARGETS["aarch64-linux-gnu.2.17"], "x86_64")
+
+
+def test_cross_sysconfig_answers_for_the_target() -> None:
+    t = TARGETS["aarch64-linux-gnu.2.17"]
+    v = cross_sysconfig(host_vars(), t, "311", "/inc/python3.11", {"SIZEOF_LONG": 8, "WORDS_BIGENDIAN": 0, "CC": "x"})
+    assert v["EXT_SUFFIX"] == ".cpython-311-aarch64-linux-gnu.so"
+    assert v["SOABI"] == "cpython-311-aarch64-linux-gnu" and v["MULTIARCH"] == "aarch64-linux-gnu"
+    assert v["INCLUDEPY"] == v["CONFINCLUDEPY"] == "/inc/python3.11"
+    assert v["ANDROID_API_LEVEL"] == 0 and v["Py_ENABLE_SHARED"] == 0
+    assert v["CC"] == sysconfig.get_config_var("CC")  # only ABI values come from the target's own data
+    assert cross_env(t) == {"_PYTHON_HOST_PLATFORM": "linux-aarch64",
+                            "_PYTHON_SYSCONFIGDATA_NAME": "_sysconfigdata__linux_aarch64-linux-gnu"}
+
+
+def test_sysconfigdata_round_trips_and_is_deterministic(tmp_path: Path) -> None:
+    t = TARGETS["s390x-linux-gnu.2.17"]
+    v = cross_sysconfig(host_vars(), t, "311", "/inc", {"WORDS_BIGENDIAN": 1})
+    a = write_sysconfigdata(tmp_path, t, v).read_bytes()
+    assert write_sysconfigdata(tmp_path, t, dict(reversed(list(v.items())))).read_bytes() == a
+    back = read_sysconfigdata(a.decode())
+    assert back["WORDS_BIGENDIAN"] == 1 and back["EXT_SUFFIX"] == ".cpython-311-s390x-linux-gnu.so"
+
+
+def test_needed_of_non_elf_is_empty() -> None:
+    assert needed(b"not an elf file") == []
+    assert "libc.so.6" in needed(Path(sysconfig.get_config_var("LIBDIR"), "libpython3.11.so.1.0").read_bytes())
+
+
+def test_skipped_smoke_is_not_a_failure() -> None:
+    assert smoke_passed("ok") and smoke_passed("skipped: no musl CPython")
+    assert not smoke_passed("import failed: x") and not smoke_passed(None)
