@@ -148,12 +148,17 @@ class Splitter:
         self.recreate = recreate and _deflate.engine_available()
         self.tmp_dir = tmp_dir
         self._preferred: list[_deflate.Params] = []
+        self._misses = 0
         self.stats = {"members": 0, "recreated": 0, "raw": 0}
 
     # -- deflate re-creation ----------------------------------------------------------------
 
     def _candidates(self) -> list[_deflate.Params]:
         seen = list(dict.fromkeys(self._preferred + list(_deflate.CANDIDATES)))
+        if self._misses >= 2 and not self._preferred:
+            # Nothing in this file matched yet (e.g. a wheel written by maturin): try only the two
+            # common settings for the rest instead of every candidate for every member.
+            return seen[:2]
         return seen
 
     def _recreate(self, original: Callable[[], Iterator[bytes]],
@@ -164,6 +169,7 @@ class Splitter:
                     self._preferred.remove(params)
                 self._preferred.insert(0, params)
                 return params
+        self._misses += 1
         return None
 
     def _member(self, fd: int, start: int, end: int, method: int) -> Segment:
