@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -157,8 +158,11 @@ class DiskObjects:
         removed = 0
         for entry in self.tmp.iterdir():
             with contextlib.suppress(FileNotFoundError):
-                if entry.stat().st_mtime < older_than:
-                    entry.unlink()
+                if entry.lstat().st_mtime < older_than:
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry)  # a scratch directory (reconstruction) left by a crash
+                    else:
+                        entry.unlink()
                     removed += 1
         return removed
 

@@ -89,7 +89,7 @@ class Store(RecordsMixin, EvictionMixin):
         self.rebuilder = rebuilder
         self.sources = tuple(sources)
         self._workdir = workdir
-        self._flight = SingleFlight(self.objects.tmp if isinstance(self.objects, DiskObjects) else None)
+        self._flight = SingleFlight(_locks_dir(self.root) if isinstance(self.objects, DiskObjects) else None)
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -531,6 +531,15 @@ class _BlobSink:
     def discard(self) -> None:
         """Forget blobs of an abandoned split (unreferenced, they go at the next gc)."""
         self.blobs.clear()
+
+
+def _locks_dir(root: Path | None) -> Path | None:
+    """Lock files live apart from tmp/: gc must never delete a lock another process holds."""
+    if root is None:
+        return None
+    path = root / "locks"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 class _BlobVanished(CasstoreError):

@@ -40,7 +40,7 @@ class StoreRebuilder(ZigRebuilder):
 
 
 def zig_rebuilder(root: Path | None) -> StoreRebuilder:
-    """The default rebuilder of a store at ``root``: builds under ``ROOT/tmp/rebuild``, zig cache in
+    """The default rebuilder of a store at ``root``: builds under ``ROOT/rebuild``, zig cache in
     ``.cache/zig`` (shared with the verifier's other builds)."""
-    base = (root / "tmp" / "rebuild") if root is not None else Path(".cache/rebuild")
+    base = (root / "rebuild") if root is not None else Path(".cache/rebuild")
     return StoreRebuilder(base, zig_cache=Path(".cache/zig").absolute())
