@@ -82,9 +82,10 @@ def _fetch(tmp: Path, darch: str, log: Path) -> list[Path]:
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8", "HOME": str(tmp)}
     if shutil.which("apt-get") is None:
         raise ToolMissing("apt-get", "apt")
-    r = run([*_apt(state, darch), "update"], cwd=tmp, env=env, log=log, timeout=900)
-    if not r.ok:
-        raise VerifierError(f"apt-get update for {darch} failed (log: {log})")
+    for _attempt in range(3):  # a mirror mid-sync fails one index now and then ("unexpected size")
+        if run([*_apt(state, darch), "update"], cwd=tmp, env=env, log=log, timeout=900).ok:
+            break
+    # Even after a partial failure the main suite's lists may be enough: `download` says if they are not.
     r = run([*_apt(state, darch), "download", *PACKAGES], cwd=tmp / "debs", env=env, log=log, timeout=1800)
     if not r.ok:
         raise VerifierError(f"apt-get download for {darch} failed (log: {log})")
