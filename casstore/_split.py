@@ -30,6 +30,7 @@ __all__ = ["Sink", "NotSplittable", "Splitter", "INLINE_MAX", "LIT_MAX"]
 INLINE_MAX = 64  # member data up to this size stays in the manifest
 LIT_MAX = 64 * 1024  # literal runs above this size become blobs (keeps manifests small)
 _MAX_CD = 64 << 20
+_STEP = 32 * 1024
 _MAX_TAR_MEMBERS = 1_000_000
 
 
@@ -133,8 +134,10 @@ def _try_params(params: _deflate.Params, plain: Iterable[bytes], original: Itera
     d = _deflate.Deflater(params)
     try:
         for chunk in plain:
-            if not cmp.feed(d.compress(chunk)):
-                return False
+            # Small steps: a wrong candidate shows at its first block, long before a whole chunk.
+            for i in range(0, len(chunk), _STEP):
+                if not cmp.feed(d.compress(chunk[i:i + _STEP])):
+                    return False
         return cmp.feed(d.flush()) and cmp.finished()
     finally:
         d.close()
