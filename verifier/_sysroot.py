@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import fcntl
 import json
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -92,6 +93,16 @@ def _fetch(tmp: Path, darch: str, log: Path) -> list[Path]:
     return sorted((tmp / "debs").glob("*.deb"))
 
 
+def _relative_symlinks(root: Path) -> None:
+    """Absolute symlinks (ppc64el's /lib64/ld64.so.2 -> /lib/...) would point out of the sysroot: make
+    them relative, so qemu's -L prefix and any other reader stay inside it."""
+    for link in root.rglob("*"):
+        if link.is_symlink() and os.readlink(link).startswith("/"):
+            dest = root / os.readlink(link).lstrip("/")
+            link.unlink()
+            link.symlink_to(os.path.relpath(dest, link.parent))
+
+
 def _gnu_multiarch(target: Target) -> str:
     """Debian's multiarch for the target's architecture (musl targets borrow the glibc build's headers)."""
     return target.multiarch.replace("-musl", "-gnu")  # arm-linux-musleabihf -> arm-linux-gnueabihf
@@ -128,6 +139,7 @@ def ensure_sysroot(target: Target, cache: Path) -> Sysroot:
             for deb in debs:
                 if not run(["dpkg-deb", "-x", str(deb), str(tmp / "root")], cwd=tmp, env=env, log=log).ok:
                     raise VerifierError(f"cannot unpack {deb.name!r} (log: {log})")
+            _relative_symlinks(tmp / "root")
             _make_include(tmp / "root", target, tmp / "include" / f"python{PY}")
             shutil.rmtree(tmp / "apt")
             shutil.rmtree(tmp / "debs")
