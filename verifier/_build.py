@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
 from ._digest import file_digests
+from ._elf import fix_musl_needed
 from ._errors import VerifierError
 from ._record import BuildRecord, Recipe
 from ._run import DEFAULT_MEMORY, DEFAULT_TIMEOUT, run
 from ._sandbox import Sandbox, detect_sandbox
 from ._sdist import build_requires, extract_sdist, sdist_epoch
-from ._cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
-from ._elf import fix_musl_needed
 from ._smoke import SKIPPED, auditwheel_policy, policy_satisfies, qemu_smoke_test, smoke_passed, smoke_test
 from ._sysroot import Sysroot, ensure_sysroot, find_qemu
 from ._targets import Target, get_target, is_native
