@@ -23,7 +23,36 @@ class CanonicalBuild:
     grade: str
     wheel: str | None
     stored: str  # "rebuilt" (stored as a new file), "matches-published" (identical to the stored wheel),
-    #              "published-differs" (an uploaded wheel of that name has other bytes; kept), or "none"
+    #              "beside-published" (an uploaded wheel of that name differs; the rebuild is stored with
+    #              the build tag 0rebuilt), or "none"
+
+
+REBUILT_TAG = "0rebuilt"
+
+
+def rebuilt_name(filename: str) -> str:
+    """``name-ver-tags.whl`` → ``name-ver-0rebuilt-tags.whl`` (a wheel that has no build tag yet)."""
+    parts = filename[: -len(".whl")].split("-")
+    if len(parts) != 5:
+        return filename
+    return "-".join([*parts[:2], REBUILT_TAG, *parts[2:]]) + ".whl"
+
+
+def keep_rebuilt_wheel(store: Any, path: Path, digest: str) -> tuple[str, str]:
+    """Store a rebuilt wheel (origin "rebuilt"); returns its name in the store and what happened.
+
+    If an uploaded wheel of that name holds the same bytes, nothing is stored ("matches-published":
+    that wheel is now reproducible). If it holds other bytes, it stays as it is and the rebuild goes
+    beside it under the PEP 427 build tag 0rebuilt ("beside-published", same bytes, so the records
+    still match)."""
+    name, stored = path.name, "rebuilt"
+    if store.has(name):
+        if str(store.info(name).blake3) == digest:
+            return name, "matches-published"
+        name, stored = rebuilt_name(path.name), "beside-published"
+    if not store.has(name):
+        store.put(path, name, origin="rebuilt")
+    return name, stored
 
 
 def _wheel_path(workdir: Path, record: Any) -> Path | None:
@@ -53,12 +82,7 @@ def build_all(store: Any, targets: Sequence[str] = (DEFAULT_TARGET,), *, workdir
             if path is None:
                 out.append(CanonicalBuild(sd.filename, rec.recipe.target, rec.grade, None, "none"))
                 continue
-            if store.has(path.name):
-                same = str(store.info(path.name).blake3) == next(
-                    b.wheel_blake3 for b in rec.builds if b.wheel_filename == path.name)
-                out.append(CanonicalBuild(sd.filename, rec.recipe.target, rec.grade, path.name,
-                                          "matches-published" if same else "published-differs"))
-                continue
-            store.put(path, origin="rebuilt")
-            out.append(CanonicalBuild(sd.filename, rec.recipe.target, rec.grade, path.name, "rebuilt"))
+            digest = next(b.wheel_blake3 for b in rec.builds if b.wheel_filename == path.name)
+            name, stored = keep_rebuilt_wheel(store, path, str(digest))
+            out.append(CanonicalBuild(sd.filename, rec.recipe.target, rec.grade, name, stored))
     return out

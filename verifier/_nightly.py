@@ -266,6 +266,7 @@ def _keep_wheel(store: Any, record: Mapping[str, Any], workdir: Path, wheelhouse
     store, so that eviction may use them; returns why not, or None. Needs the worker's files here."""
     from casstore import CasstoreError
 
+    from ._canonical import keep_rebuilt_wheel
     from ._rebuilder import keep_build_deps
     from ._record import Recipe
 
@@ -274,8 +275,8 @@ def _keep_wheel(store: Any, record: Mapping[str, Any], workdir: Path, wheelhouse
     if found is None:
         return f"rebuilt wheel {name!r} not found under {workdir}"
     try:
-        if not store.has(found.name):
-            store.put(found, origin="rebuilt")
+        keep_rebuilt_wheel(store, found, str(next(b.get("wheel_blake3") for b in record.get("builds") or []
+                                                  if b.get("wheel_filename") == name)))
         keep_build_deps(store, Recipe.from_json(dict(record["recipe"])), wheelhouse)
     except (CasstoreError, OSError) as e:
         return f"cannot keep {found.name}: {e}"
