@@ -85,3 +85,11 @@ def test_nightly_from_the_store_then_report(cli, tmp_path: Path, wheelhouse: Pat
     r = CliRunner().invoke(cli, [*args, "--new"])  # a second night reuses the current record
     assert r.exit_code == 0, r.output
     assert "1 pairs (0 built, 0 resumed, 1 reused, 0 errors)" in r.stderr
+
+
+def test_commands_are_registered_as_entry_points() -> None:
+    from importlib.metadata import entry_points
+
+    eps = {ep.name: ep.value for ep in entry_points(group="casstore.commands")}
+    assert eps.get("nightly") == "verifier.cli_nightly:nightly"
+    assert eps.get("report") == "verifier.cli_nightly:report"
