@@ -230,7 +230,8 @@ class Store(RecordsMixin, EvictionMixin):
                 return self._same_or_conflict(existing, digest)
             spool.flush()
             size = hasher.size
-            sink, layout, manifest = self._store_bytes(name, spool, size, digest)
+            with self.objects.batch():  # every blob of the file made durable at once
+                sink, layout, manifest = self._store_bytes(name, spool, size, digest)
         with self.catalog.write():
             again = self.catalog.file(name.filename)
             if again is not None and again.get("state") == "evicted":
