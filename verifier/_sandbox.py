@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +39,8 @@ class Bubblewrap(Sandbox):
 
     def wrap(self, argv: Sequence[str], *, writable: Sequence[Path], cwd: Path) -> list[str]:
         cmd = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        for p in _visible_under_tmp():  # the private /tmp must not hide the interpreter or the checkout
+            cmd += ["--ro-bind", str(p), str(p)]
         for p in writable:
             cmd += ["--bind", str(p), str(p)]
         if not any(cwd == p or p in cwd.parents for p in writable):
@@ -44,6 +48,19 @@ class Bubblewrap(Sandbox):
         cmd += ["--unshare-all"] + (["--share-net"] if self.network else [])
         cmd += ["--hostname", "rebuild", "--die-with-parent", "--new-session", "--chdir", str(cwd), "--"]
         return cmd + list(argv)
+
+
+def _visible_under_tmp() -> list[Path]:
+    """The Python installation and the working directory of this process, where they live below /tmp
+    (a virtualenv or a checkout there); the sandbox's private /tmp would hide them otherwise."""
+    tmp = Path("/tmp")
+    keep: list[Path] = []
+    for raw in (sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent.parent),
+                os.getcwd()):
+        p = Path(raw).resolve()
+        if tmp in p.parents and p.is_dir() and not any(k == p or k in p.parents for k in keep):
+            keep = [k for k in keep if p not in k.parents] + [p]
+    return sorted(keep)
 
 
 @dataclass
