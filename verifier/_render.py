@@ -87,7 +87,7 @@ table{border-collapse:collapse;width:100%;margin:4px 0}th,td{text-align:left;pad
 vertical-align:top}th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .grade{padding:1px 6px;border-radius:4px;color:#fff;font-size:12px}
 .bar{display:flex;height:10px;width:160px;border-radius:3px;overflow:hidden;background:#eee}
-.bar span{display:block;height:100%}td.nw{white-space:nowrap}.why{color:#555;font-size:12px}code{font-size:12px}
+.bar span{display:block;height:100%}td.nw{white-space:nowrap}.why{color:#555;font-size:12px;overflow-wrap:anywhere}code{font-size:12px}
 """
 
 
