@@ -4,10 +4,10 @@ nothing else changes."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,38 +32,41 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _dask() -> list[str]:
-    exe = shutil.which("dask")
-    return [exe] if exe else [sys.executable, "-m", "distributed.cli.dask_spec"]  # pragma: no cover
+DASK = shutil.which("dask")
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[str]:
     """tcp://127.0.0.1:PORT of a scheduler with two workers (nthreads 1 each)."""
+    if DASK is None:
+        pytest.skip("the `dask` command is not installed (pip install 'dask[distributed]')")
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     logs = tmp_path / "dask-logs"
     logs.mkdir()
-    procs = [subprocess.Popen([*_dask(), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--dashboard-address", ":0", "--no-show"],
-                              cwd=REPO, stdout=open(logs / "scheduler.log", "w"), stderr=subprocess.STDOUT)]
-    try:
-        for i in range(2):
-            procs.append(subprocess.Popen(
-                [*_dask(), "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--dashboard-address", ":0",
-                 "--local-directory", str(tmp_path / f"worker-{i}"), "--name", f"w{i}"],
-                cwd=REPO, stdout=open(logs / f"worker-{i}.log", "w"), stderr=subprocess.STDOUT))
-        with distributed.Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=60)
-        yield address
-    finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in reversed(procs):
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    procs: list[subprocess.Popen[bytes]] = []
+    with contextlib.ExitStack() as stack:
+        def start(name: str, *args: str) -> None:
+            out = stack.enter_context(open(logs / f"{name}.log", "wb"))
+            procs.append(subprocess.Popen([DASK, *args], cwd=REPO, stdout=out, stderr=subprocess.STDOUT))
+
+        try:
+            start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0",
+                  "--no-show")
+            for i in range(2):
+                start(f"worker-{i}", "worker", address, "--nthreads", "1", "--host", "127.0.0.1",
+                      "--dashboard-address", ":0", "--local-directory", str(tmp_path / f"worker-{i}"), "--name", f"w{i}")
+            with distributed.Client(address, timeout=60) as client:
+                client.wait_for_workers(2, timeout=60)
+            yield address
+        finally:
+            for p in reversed(procs):
+                p.terminate()
+            for p in reversed(procs):
+                try:
+                    p.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
 
 
 def _tasks_per_worker(address: str) -> dict[str, int]:
