@@ -17,6 +17,9 @@ from ._errors import (
 from ._model import FileInfo, FsckReport, GcReport, ProjectStats, Stats
 from ._names import DistName, parse_filename
 from ._objects import DiskObjects, MemoryObjects, ObjectStore
+from ._evict import Eligibility, Policy, eligibility
+from ._eviction import Evicted, EvictReport, ProjectReclaim
+from ._reconstruct import Rebuilder, Reconstruction, ReconstructionFailed
 from ._records import InvalidRecord
 from ._store import DEFAULT_GRACE, FORMAT_VERSION, Store, open_store
 
@@ -58,6 +61,15 @@ __all__ = [
     "InvalidDigest",
     "InvalidFilename",
     "InvalidRecord",
+    "Eligibility",
+    "EvictReport",
+    "Evicted",
+    "Policy",
+    "ProjectReclaim",
+    "Rebuilder",
+    "Reconstruction",
+    "ReconstructionFailed",
+    "eligibility",
     "MemoryObjects",
     "NotFound",
     "ObjectStore",

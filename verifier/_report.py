@@ -295,9 +295,9 @@ def _regressions(current: Sequence[Mapping[str, Any]], earlier: Sequence[Night],
 def _reclaimable(wheels: Iterable[tuple[str, str, int]], records: Sequence[Mapping[str, Any]],
                  present: Callable[[str], bool]) -> Reclaimable:
     """Sum of stored sizes of wheels that eviction would accept, by the store's own rule
-    (`casstore._evict.eligibility`: latest grade of the recipe reproducible, the wheel's exact bytes
+    (`casstore.eligibility`: latest grade of the recipe reproducible, the wheel's exact bytes
     rebuilt at least twice, sdist and build dependencies in the store)."""
-    from casstore._evict import eligibility  # the rule eviction applies; pure code
+    from casstore import eligibility  # the rule eviction applies; pure code
 
     recipes_of: dict[str, set[str]] = {}  # wheel digest -> recipes that built it
     for r in records:
