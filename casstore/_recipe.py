@@ -227,15 +227,7 @@ def _render(segs: Iterable[Segment], open_blob: OpenBlob) -> Iterator[bytes]:
                 while chunk := f.read(CHUNK):
                     yield chunk
         else:
-            d = _deflate.Deflater(s.params)
-            try:
-                for chunk in _render(s.inner, open_blob):
-                    out = d.compress(chunk)
-                    if out:
-                        yield out
-                yield d.flush()
-            finally:
-                d.close()
+            yield from _deflate.deflate_chunks(s.params, _render(s.inner, open_blob))
 
 
 class IterReader(io.RawIOBase):

@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import blake3
-
-from ._digest import CHUNK, Digest
+from ._digest import Digest, Hasher
 from ._errors import CasstoreError
 
 if TYPE_CHECKING:
@@ -81,19 +79,19 @@ class SingleFlight:
                     fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
-def _digest_of(path: Path) -> Digest:
-    h = blake3.blake3()
+def _hashed(path: Path) -> Hasher:
+    h = Hasher()
     with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return Digest(h.hexdigest())
+        h.consume(f)
+    return h
 
 
 def obtain(store: Store, info: FileInfo, recipe_record: Mapping[str, Any] | None, *, sources: Sequence[str],
            rebuilder: Rebuilder | None, workdir: Path) -> tuple[Path, str]:
     """Get the bytes of the evicted ``info`` into a file under ``workdir``: first from ``sources``
     (verified by the mirror client against the catalog's digests), then by rebuilding. Returns the
-    path and how it was obtained. The caller re-checks the digest before storing."""
+    path and how it was obtained; either way the bytes have the catalog's blake3 and sha256 (the mirror
+    client checks both before it returns)."""
     reasons: list[str] = []
     if sources:
         from ._mirror import Expected, FetchFailed, fetch
@@ -116,10 +114,10 @@ def obtain(store: Store, info: FileInfo, recipe_record: Mapping[str, Any] | None
         log = getattr(e, "log", None)
         raise ReconstructionFailed(info.filename, recipe_digest, f"rebuild failed: {e}",
                                    str(log) if log else None) from e
-    actual = _digest_of(path)
-    if actual != info.blake3:
+    h = _hashed(path)
+    if h.digest() != info.blake3 or h.sha256() != info.sha256:
         raise ReconstructionFailed(info.filename, recipe_digest,
-                                   f"rebuilt bytes hash to {actual}, the catalog recorded {info.blake3}",
+                                   f"rebuilt bytes hash to {h.digest()}, the catalog recorded {info.blake3}",
                                    str(path))
     return path, "rebuilt"
 
