@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ._catalog import Catalog
     from ._reconstruct import Rebuilder, SingleFlight
 
-__all__ = ["EvictionMixin", "EvictReport", "ProjectReclaim", "Evicted"]
+__all__ = ["EvictReport", "Evicted", "EvictionMixin", "ProjectReclaim"]
 
 
 class Evicted(CasstoreError):

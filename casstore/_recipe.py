@@ -24,8 +24,19 @@ from . import _deflate
 from ._digest import CHUNK, Digest
 from ._errors import CasstoreError
 
-__all__ = ["Lit", "Ref", "Deflate", "Segment", "Recipe", "encode", "decode", "render", "IterReader",
-           "RecipeError", "MANIFEST_VERSION"]
+__all__ = [
+    "MANIFEST_VERSION",
+    "Deflate",
+    "IterReader",
+    "Lit",
+    "Recipe",
+    "RecipeError",
+    "Ref",
+    "Segment",
+    "decode",
+    "encode",
+    "render",
+]
 
 MANIFEST_MAGIC = b"CASR"
 MANIFEST_VERSION = 1
