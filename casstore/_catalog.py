@@ -28,7 +28,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -37,7 +37,7 @@ import sqlite_utils
 
 from ._errors import CasstoreError, StoreFormatError
 
-__all__ = ["BaseCatalog", "Catalog", "CatalogUnavailable", "SCHEMA_VERSION", "open_catalog"]
+__all__ = ["SCHEMA_VERSION", "BaseCatalog", "Catalog", "CatalogUnavailable", "open_catalog"]
 
 SCHEMA_VERSION = 3
 _BUSY_MS = 60_000
@@ -71,11 +71,11 @@ class BaseCatalog(abc.ABC):
         """A write transaction, exclusive across every process sharing the catalog; nested calls join."""
 
     @abc.abstractmethod
-    def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Rows of a read (``?`` placeholders)."""
 
     @abc.abstractmethod
-    def execute(self, sql: str, params: Iterable[Any] = ()) -> _Cursor:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Cursor:
         """Run one statement that changes rows (``?`` placeholders); its own transaction if none is open."""
 
     @abc.abstractmethod
@@ -370,11 +370,11 @@ class Catalog(BaseCatalog):
             finally:
                 self._depth = 0
 
-    def query(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
             return self._retrying(lambda: list(self.db.query(sql, params)))  # type: ignore[no-any-return]
 
-    def execute(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         with self._lock:
             return self._retrying(lambda: self.db.execute(sql, params))  # type: ignore[no-any-return]
 
@@ -385,17 +385,17 @@ class Catalog(BaseCatalog):
             return name in self.db.table_names()
 
     def _create_meta(self) -> None:
-        self.db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+        self.db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
 
     def _upgrade_steps(self) -> dict[int, Callable[[], None]]:
         return {1: self._create_v1, 2: self._create_v2, 3: self._migrate_v3}
 
     def _create_v1(self) -> None:
         db = self.db
-        db["blobs"].create(
+        db.table("blobs").create(
             {"digest": str, "size": int, "stored_size": int, "added": float}, pk="digest", if_not_exists=True
         )
-        db["files"].create(
+        db.table("files").create(
             {
                 "filename": str,
                 "project": str,
@@ -415,33 +415,33 @@ class Catalog(BaseCatalog):
             not_null={"project", "version", "kind", "size", "blake3", "sha256", "layout", "added"},
             if_not_exists=True,
         )
-        db["refs"].create(
+        db.table("refs").create(
             {"owner": str, "blob": str}, pk=("owner", "blob"), if_not_exists=True,
             foreign_keys=[("blob", "blobs", "digest")],
         )
-        db["files"].create_index(["project", "version"], if_not_exists=True)
-        db["files"].create_index(["blake3"], if_not_exists=True)
-        db["refs"].create_index(["blob"], if_not_exists=True)
+        db.table("files").create_index(["project", "version"], if_not_exists=True)
+        db.table("files").create_index(["blake3"], if_not_exists=True)
+        db.table("refs").create_index(["blob"], if_not_exists=True)
 
     def _create_v2(self) -> None:
         db = self.db
         # Rebuild records: the JSON record is a blob (pinned by owner 'record:<id>'); the columns index it.
-        db["rebuilds"].create(
+        db.table("rebuilds").create(
             {
                 "id": str, "sdist": str, "sdist_blake3": str, "target": str, "recipe_digest": str,
                 "grade": str, "wheel_blake3": str, "record": str, "started": str, "seconds": float,
             },
             pk="id", if_not_exists=True,
         )
-        db["rebuilds"].create_index(["sdist", "target"], if_not_exists=True)
-        db["rebuilds"].create_index(["recipe_digest"], if_not_exists=True)
+        db.table("rebuilds").create_index(["sdist", "target"], if_not_exists=True)
+        db.table("rebuilds").create_index(["recipe_digest"], if_not_exists=True)
         # Download counts per file (the index server adds to them; eviction policies read them).
-        db["downloads"].create({"filename": str, "count": int, "last": float}, pk="filename", if_not_exists=True)
+        db.table("downloads").create({"filename": str, "count": int, "last": float}, pk="filename", if_not_exists=True)
 
     def _migrate_v3(self) -> None:
         db = self.db
         # Eviction: a file's bytes may be gone while its row (digests, recipe) stays.
-        cols = {c.name for c in db["files"].columns}
+        cols = {c.name for c in db.table("files").columns}
         if "state" not in cols:
             db.execute("ALTER TABLE files ADD COLUMN state TEXT NOT NULL DEFAULT 'present'")
         if "recipe_digest" not in cols:

@@ -19,7 +19,7 @@ from ._model import FileInfo
 from ._reconstruct import Reconstruction, ReconstructionFailed, obtain, scratch
 
 if TYPE_CHECKING:
-    from ._catalog import Catalog
+    from ._catalog import BaseCatalog
     from ._reconstruct import Rebuilder, SingleFlight
 
 __all__ = ["EvictReport", "Evicted", "EvictionMixin", "ProjectReclaim"]
@@ -60,7 +60,7 @@ class ProjectReclaim:
 class EvictionMixin:
     """Store methods for eviction and reconstruction (mixed into :class:`Store`)."""
 
-    catalog: Catalog
+    catalog: BaseCatalog
     rebuilder: Rebuilder | None
     sources: tuple[str, ...]
     _flight: SingleFlight
@@ -89,8 +89,7 @@ class EvictionMixin:
 
     def _records_for(self, info: FileInfo) -> list[dict[str, Any]]:
         digest = str(info.blake3)
-        recipes = {r["recipe_digest"] for r in self.catalog.query(
-            "SELECT DISTINCT recipe_digest FROM rebuilds WHERE wheel_blake3 = ?", [digest])}
+        recipes = self.catalog.recipes_of_wheel(digest)
         out: list[dict[str, Any]] = []
         for rd in sorted(recipes):
             out.extend(self.rebuild_records(recipe_digest=rd))  # type: ignore[attr-defined]

@@ -46,8 +46,7 @@ class Index:
     # -- listings -----------------------------------------------------------------------------
 
     def projects(self) -> list[str]:
-        rows = self.store.catalog.query("SELECT DISTINCT project FROM files ORDER BY project")
-        return [r["project"] for r in rows]
+        return self.store.catalog.projects()
 
     def files(self, project: str) -> list[FileInfo]:
         return self.store.ls(project=project)

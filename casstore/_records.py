@@ -14,7 +14,7 @@ from ._digest import Digest
 from ._errors import CasstoreError
 
 if TYPE_CHECKING:
-    from ._catalog import Catalog
+    from ._catalog import BaseCatalog
 
 __all__ = ["RecordsMixin", "InvalidRecord"]
 
@@ -47,7 +47,7 @@ def _index_fields(record: dict[str, Any]) -> dict[str, Any]:
 class RecordsMixin:
     """Store methods for rebuild records and download counts (mixed into :class:`Store`)."""
 
-    catalog: Catalog
+    catalog: BaseCatalog
 
     def put_blob(self, source: Any, *, ref: str | None = None) -> Digest:  # provided by Store
         raise NotImplementedError

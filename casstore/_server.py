@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-import sqlite3
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -117,27 +116,6 @@ class HotCache:
                 self._size -= len(old)
 
 
-class _Version:
-    """A cheap 'has the catalog changed?' check, on a connection of its own (so it never waits
-    for the store's lock): ``PRAGMA data_version`` moves whenever another connection commits."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        where = getattr(store.catalog, "where", ":memory:")
-        self._conn: sqlite3.Connection | None = None
-        if where != ":memory:":
-            self._conn = sqlite3.connect(f"file:{where}?mode=ro", uri=True, check_same_thread=False)
-
-    def __call__(self) -> tuple[int, int]:
-        if self._conn is not None:
-            return (self._conn.execute("PRAGMA data_version").fetchone()[0], 0)
-        return (0, self._store.catalog.db.conn.total_changes)
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-
-
 class _App:
     def __init__(self, store: Store, index: Index, flush_interval: float,
                  count: Any = None, cache: HotCache | None = None, warm: bool = False) -> None:
@@ -146,10 +124,10 @@ class _App:
         self.index = index
         self.warm = warm
         self.requests = RequestLog()
-        self.version = _Version(store)
+        self.version = store.catalog.change_token  # moves whenever any process commits to the catalog
         self.flush_interval = flush_interval
         self.count = count  # called with {filename: n} to persist download counts; None keeps them in memory
-        self._pages: dict[tuple[str, str], tuple[tuple[int, int], bytes]] = {}
+        self._pages: dict[tuple[str, str], tuple[object, bytes]] = {}
 
     # -- pages --------------------------------------------------------------------------------
 

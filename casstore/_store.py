@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import _compress, _recipe
-from ._catalog import Catalog
+from ._catalog import BaseCatalog, Catalog
 from ._digest import CHUNK, Digest, Hasher
 from ._errors import (
     CasstoreError,
@@ -71,7 +71,7 @@ def _check_magic(name: DistName, head: bytes) -> None:
 class Store(RecordsMixin, EvictionMixin):
     """A casstore store. Open one with :meth:`open` (a directory) or :meth:`memory`."""
 
-    def __init__(self, objects: ObjectStore, catalog: Catalog, *, clock: Callable[[], float] = time.time,
+    def __init__(self, objects: ObjectStore, catalog: BaseCatalog, *, clock: Callable[[], float] = time.time,
                  level: int = _compress.DEFAULT_LEVEL, root: Path | None = None, tier: str = "compact",
                  member_level: int = MEMBER_LEVEL, rebuilder: Rebuilder | None = None,
                  sources: Sequence[str] = (), workdir: Path | None = None) -> None:
@@ -470,33 +470,15 @@ class Store(RecordsMixin, EvictionMixin):
         return report
 
     def stats(self) -> Stats:
-        q = self.catalog.query
-        totals = q(
-            "SELECT count(*) n, coalesce(sum(kind='sdist'),0) s, coalesce(sum(kind='wheel'),0) w, "
-            "coalesce(sum(size),0) raw FROM files"
-        )[0]
-        stored = q(
-            "SELECT coalesce(sum(b.stored_size),0) st FROM blobs b WHERE b.digest IN "
-            "(SELECT blob FROM refs WHERE owner LIKE 'file:%')"
-        )[0]["st"]
-        per = q(
-            "SELECT f.project, count(*) n, sum(f.size) raw FROM files f GROUP BY f.project"
-        )
-        per_stored = {
-            r["project"]: r["st"]
-            for r in q(
-                "SELECT p.project, sum(b.stored_size) st FROM (SELECT DISTINCT f.project, r.blob FROM files f "
-                "JOIN refs r ON r.owner = 'file:' || f.filename) p JOIN blobs b ON b.digest = p.blob "
-                "GROUP BY p.project"
-            )
-        }
+        totals = self.catalog.totals()
         projects = tuple(
             sorted(
-                (ProjectStats(r["project"], r["n"], r["raw"], per_stored.get(r["project"], 0)) for r in per),
+                (ProjectStats(r["project"], r["files"], r["raw"], r["stored"])
+                 for r in self.catalog.project_totals()),
                 key=lambda p: (-p.raw_bytes, p.project),
             )
         )
-        return Stats(totals["n"], totals["s"], totals["w"], totals["raw"], stored, projects)
+        return Stats(totals["files"], totals["sdists"], totals["wheels"], totals["raw"], totals["stored"], projects)
 
 
 def open_store(path: str | os.PathLike[str], *, create: bool = True) -> Store:
