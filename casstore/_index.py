@@ -14,13 +14,15 @@ import threading
 import zipfile
 from collections.abc import Mapping
 from email.parser import BytesHeaderParser
+from typing import BinaryIO
 
 from ._digest import CHUNK, Digest
-from ._errors import CasstoreError, NotFound
+from ._errors import CasstoreError, InvalidContent, NotFound
 from ._model import FileInfo
 from ._names import normalize_project, parse_filename
 from ._pages import CoreMetadata, ProjectPage, build_project_page
 from ._store import Store
+from ._untrusted import ARCHIVE_ERRORS
 
 __all__ = ["MAX_METADATA", "Index", "metadata_ref"]
 
@@ -105,7 +107,7 @@ class Index:
     def _extract(self, info: FileInfo) -> tuple[Digest, CoreMetadata] | None:
         try:
             data = read_wheel_metadata(self.store, info)
-        except (CasstoreError, zipfile.BadZipFile, OSError):
+        except CasstoreError:
             return None
         if data is None:
             return None
@@ -121,21 +123,29 @@ def _describe(data: bytes) -> CoreMetadata:
 
 def read_wheel_metadata(store: Store, info: FileInfo) -> bytes | None:
     """The ``<name>-<version>.dist-info/METADATA`` of a stored wheel, read through the verified stream
-    (a corrupt wheel raises :class:`ChecksumMismatch` before anything is returned)."""
+    (a corrupt wheel raises :class:`ChecksumMismatch` before anything is returned). A wheel that is not
+    a readable zip raises :class:`InvalidContent`; at most :data:`MAX_METADATA` bytes are inflated."""
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL) as spool:
         with store.open(info.filename) as src:
             shutil.copyfileobj(src, spool, CHUNK)
         spool.seek(0)
-        with zipfile.ZipFile(spool) as zf:
-            member = _metadata_member(zf.namelist(), info.filename)
-            if member is None:
-                return None
-            zi = zf.getinfo(member)
-            if zi.file_size > MAX_METADATA:
-                return None
-            with zf.open(zi) as m:
-                data = m.read(MAX_METADATA + 1)
-            return data if len(data) <= MAX_METADATA else None
+        try:
+            return _read_metadata(spool, info.filename)
+        except ARCHIVE_ERRORS as e:
+            raise InvalidContent(info.filename, f"METADATA unreadable ({type(e).__name__}: {e})") from e
+
+
+def _read_metadata(spool: BinaryIO, filename: str) -> bytes | None:
+    with zipfile.ZipFile(spool) as zf:
+        member = _metadata_member(zf.namelist(), filename)
+        if member is None:
+            return None
+        zi = zf.getinfo(member)
+        if zi.file_size > MAX_METADATA:
+            return None
+        with zf.open(zi) as m:
+            data = m.read(MAX_METADATA + 1)  # zipfile stops at the declared size (and checks the CRC)
+        return data if len(data) <= MAX_METADATA else None
 
 
 def _metadata_member(names: list[str], filename: str) -> str | None:

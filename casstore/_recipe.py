@@ -6,7 +6,8 @@ Three kinds of segment:
   directory, tar headers, gzip headers and trailers, tiny members);
 - :class:`Ref` — the whole content of a blob (a member's bytes, deduplicated across the store);
 - :class:`Deflate` — the raw deflate stream that the pinned engine (:mod:`._deflate`) produces
-  from the concatenation of its inner segments with the recorded parameters.
+  from the concatenation of its inner segments with the recorded parameters (and, since manifest
+  version 2, a check of that stream, which lets a faster equal engine re-create it on read).
 
 The manifest is a small binary document (see ``docs/format.md``), stored as a blob itself and named
 in ``files.manifest``. :func:`render` turns a recipe back into bytes as a stream: memory stays
@@ -39,8 +40,8 @@ __all__ = [
 ]
 
 MANIFEST_MAGIC = b"CASR"
-MANIFEST_VERSION = 1
-_END, _LIT, _REF, _DEFLATE = 0, 1, 2, 3
+MANIFEST_VERSION = 2  # 1: no stream checks; 2: Deflate segments may carry a check (tag 4)
+_END, _LIT, _REF, _DEFLATE, _DEFLATE_CHECKED = 0, 1, 2, 3, 4
 
 
 class RecipeError(CasstoreError):
@@ -69,6 +70,7 @@ class Deflate:
     params: _deflate.Params
     size: int  # bytes of deflate output
     inner: tuple[Segment, ...]
+    check: bytes | None = None  # _deflate.stream_check of the original stream, taken at ingest
 
 
 Segment = Lit | Ref | Deflate
@@ -100,6 +102,10 @@ def _collect(segs: Iterable[Segment], out: set[Digest]) -> None:
 
 def _has_deflate(segs: Iterable[Segment]) -> bool:
     return any(isinstance(s, Deflate) for s in segs)
+
+
+def _has_check(segs: Iterable[Segment]) -> bool:
+    return any(isinstance(s, Deflate) and (s.check is not None or _has_check(s.inner)) for s in segs)
 
 
 def coalesce(segs: Iterable[Segment]) -> tuple[Segment, ...]:
@@ -140,14 +146,21 @@ def _encode_segs(segs: Iterable[Segment], out: bytearray) -> None:
             out += bytes([_REF]) + bytes.fromhex(s.digest.hex) + _varint(s.size)
         else:
             p = s.params
-            out += bytes([_DEFLATE, p.level, p.mem_level, -p.wbits, p.strategy]) + _varint(s.size)
+            tag = _DEFLATE if s.check is None else _DEFLATE_CHECKED
+            out += bytes([tag, p.level, p.mem_level, -p.wbits, p.strategy]) + _varint(s.size)
+            if s.check is not None:
+                if len(s.check) != _deflate.CHECK_SIZE:
+                    raise ValueError(f"stream check must be {_deflate.CHECK_SIZE} bytes, not {len(s.check)}")
+                out += s.check
             _encode_segs(s.inner, out)
             out.append(_END)
 
 
 def encode(recipe: Recipe) -> bytes:
     engine = recipe.engine.encode()
-    out = bytearray(MANIFEST_MAGIC + bytes([MANIFEST_VERSION]) + _varint(len(engine)) + engine
+    # Version 1 when nothing needs version 2: such manifests stay readable by older casstores.
+    version = MANIFEST_VERSION if _has_check(recipe.segments) else 1
+    out = bytearray(MANIFEST_MAGIC + bytes([version]) + _varint(len(engine)) + engine
                     + _varint(recipe.size))
     _encode_segs(recipe.segments, out)
     out.append(_END)
@@ -193,11 +206,12 @@ def _decode_segs(c: _Cursor, depth: int) -> tuple[Segment, ...]:
             out.append(Lit(c.take(c.varint())))
         elif tag == _REF:
             out.append(Ref(Digest(c.take(32).hex()), c.varint()))
-        elif tag == _DEFLATE:
+        elif tag in (_DEFLATE, _DEFLATE_CHECKED):
             level, mem, wbits, strategy = c.take(4)
             params = _deflate.Params(level, mem, -wbits, strategy)
             size = c.varint()
-            out.append(Deflate(params, size, _decode_segs(c, depth + 1)))
+            check = c.take(_deflate.CHECK_SIZE) if tag == _DEFLATE_CHECKED else None
+            out.append(Deflate(params, size, _decode_segs(c, depth + 1), check))
         else:
             raise RecipeError(f"unknown segment tag {tag}")
 
@@ -209,7 +223,10 @@ def decode(data: bytes) -> Recipe:
     version = c.byte()
     if version > MANIFEST_VERSION:
         raise RecipeError(f"manifest version {version} is newer than this casstore ({MANIFEST_VERSION})")
-    engine = c.take(c.varint()).decode()
+    try:
+        engine = c.take(c.varint()).decode()
+    except UnicodeDecodeError as e:
+        raise RecipeError(f"engine name is not UTF-8 ({e})") from None
     size = c.varint()
     segs = _decode_segs(c, 0)
     if c.pos != len(data):
@@ -238,7 +255,8 @@ def _render(segs: Iterable[Segment], open_blob: OpenBlob) -> Iterator[bytes]:
                 while chunk := f.read(CHUNK):
                     yield chunk
         else:
-            yield from _deflate.deflate_chunks(s.params, _render(s.inner, open_blob))
+            yield from _deflate.recreate(s.params, s.size, s.check,
+                                         lambda inner=s.inner: _render(inner, open_blob))  # type: ignore[misc]
 
 
 class IterReader(io.RawIOBase):

@@ -21,17 +21,28 @@ from typing import BinaryIO, Protocol
 
 import blake3
 
-from . import _deflate
+from . import _deflate, _untrusted
 from ._digest import CHUNK, Digest
 from ._recipe import Deflate, Lit, Ref, Segment, coalesce
 
-__all__ = ["Sink", "NotSplittable", "Splitter", "INLINE_MAX", "LIT_MAX"]
+__all__ = ["INLINE_MAX", "LIT_MAX", "NotSplittable", "Sink", "Splitter"]
 
 INLINE_MAX = 64  # member data up to this size stays in the manifest
 LIT_MAX = 64 * 1024  # literal runs above this size become blobs (keeps manifests small)
 _MAX_CD = 64 << 20
 _STEP = 32 * 1024
-_MAX_TAR_MEMBERS = 1_000_000
+_MAX_TAR_MEMBERS = 200_000
+# Decompression is bounded by what was stored: a stream that inflates to more than this ratio of its
+# compressed size (plus a slack for small ones) is kept as it is, so a bomb costs no more work, disk
+# or time than a few times its own size. Real members and sdists stay far below (text: ~3-10x).
+MAX_RATIO = 64
+_SLACK = 1 << 20
+_TAR_SLACK = 16 << 20
+
+
+def inflate_limit(compressed: int, slack: int = _SLACK) -> int:
+    """The most bytes a deflate stream of ``compressed`` bytes may inflate to before we stop."""
+    return MAX_RATIO * compressed + slack
 
 
 class NotSplittable(Exception):
@@ -68,13 +79,19 @@ class _Match:
     size: int
 
 
-def _inflate(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Decompress one raw deflate stream that must end exactly at the end of ``chunks``."""
+def _inflate(chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
+    """Decompress one raw deflate stream that must end exactly at the end of ``chunks`` and inflate
+    to at most ``limit`` bytes."""
     d = zlib.decompressobj(-15)
+    total = 0
     for chunk in chunks:
         if d.eof:
             raise NotSplittable("data after the end of the deflate stream")
-        yield from _bounded(d, chunk)
+        for out in _bounded(d, chunk):
+            total += len(out)
+            if total > limit:
+                raise NotSplittable(f"deflate stream inflates to more than {limit} bytes")
+            yield out
         if _leftover(d):
             raise NotSplittable("data after the end of the deflate stream")
     if not d.eof:
@@ -181,26 +198,28 @@ class Splitter:
         if end - start <= INLINE_MAX:
             return Lit(os.pread(fd, end - start, start))
         if method == 8 and self.recreate:
+            limit = inflate_limit(end - start)
             try:
                 h = blake3.blake3()
                 size = 0
-                for chunk in _inflate(_pread_chunks(fd, start, end)):
+                for chunk in _inflate(_pread_chunks(fd, start, end), limit):
                     h.update(chunk)
                     size += len(chunk)
             except NotSplittable:
                 pass
             else:
                 params = self._recreate(lambda: _pread_chunks(fd, start, end),
-                                        lambda: _inflate(_pread_chunks(fd, start, end)))
+                                        lambda: _inflate(_pread_chunks(fd, start, end), limit))
                 if params is not None:
                     self.stats["recreated"] += 1
                     inner: Segment
                     if size <= INLINE_MAX:
-                        inner = Lit(b"".join(_inflate(_pread_chunks(fd, start, end))))
+                        inner = Lit(b"".join(_inflate(_pread_chunks(fd, start, end), limit)))
                     else:
-                        inner = self.sink.store(lambda: _inflate(_pread_chunks(fd, start, end)),
+                        inner = self.sink.store(lambda: _inflate(_pread_chunks(fd, start, end), limit),
                                                 Digest(h.hexdigest()), size, True)
-                    return Deflate(params, end - start, (inner,))
+                    check = _deflate.stream_check(_pread_chunks(fd, start, end))
+                    return Deflate(params, end - start, (inner,), check)
         self.stats["raw"] += 1
         return self.sink.store(lambda: _pread_chunks(fd, start, end), _hash_range(fd, start, end), end - start,
                                method == 0)
@@ -243,6 +262,9 @@ class Splitter:
         fd = f.fileno()
         head = os.pread(fd, min(size, 65536), 0)
         hlen = _gzip_header_len(head)
+        if not self.recreate:
+            raise NotSplittable("gzip layer kept (fast tier)")
+        limit = inflate_limit(size, _TAR_SLACK)
         with tempfile.TemporaryFile(dir=self.tmp_dir) as tar:
             d = zlib.decompressobj(-15)
             pos = hlen
@@ -252,6 +274,8 @@ class Splitter:
                     raise NotSplittable("truncated gzip stream")
                 for out in _bounded(d, chunk):
                     tar.write(out)
+                if tar.tell() > limit:
+                    raise NotSplittable(f"gzip stream inflates to more than {limit} bytes")
                 pos += len(chunk) - _leftover(d)
             deflate_end = pos
             if deflate_end + 8 > size:
@@ -259,8 +283,6 @@ class Splitter:
             tar_size = tar.tell()
             tar.flush()
             tfd = tar.fileno()
-            if not self.recreate:
-                raise NotSplittable("gzip layer kept (fast tier)")
             params = self._recreate(lambda: _pread_chunks(fd, hlen, deflate_end),
                                     lambda: _pread_chunks(tfd, 0, tar_size))
             if params is None:
@@ -269,7 +291,9 @@ class Splitter:
                 inner = self._split_tar(tar, tar_size)
             except NotSplittable:
                 inner = (self._gap(tfd, 0, tar_size),)
-            segs = [Lit(head[:hlen]), Deflate(params, deflate_end - hlen, inner), self._gap(fd, deflate_end, size)]
+            check = _deflate.stream_check(_pread_chunks(fd, hlen, deflate_end))
+            segs = [Lit(head[:hlen]), Deflate(params, deflate_end - hlen, inner, check),
+                    self._gap(fd, deflate_end, size)]
             return _checked(coalesce(segs), size)
 
     def _split_tar(self, tar: BinaryIO, size: int) -> tuple[Segment, ...]:
@@ -278,10 +302,10 @@ class Splitter:
         segs: list[Segment] = []
         pos = 0
         try:
-            with tarfile.open(fileobj=tar, mode="r:") as tf:
-                for count, m in enumerate(tf):
-                    if count > _MAX_TAR_MEMBERS or m.issparse():
-                        raise NotSplittable("sparse or too many members")
+            with tarfile.open(fileobj=tar, mode="r:", tarinfo=_untrusted.BoundedTarInfo) as tf:
+                for m in _untrusted.members(tf, _MAX_TAR_MEMBERS):
+                    if m.issparse():
+                        raise NotSplittable("sparse member")
                     if not m.isreg() or m.size == 0:
                         continue
                     start, end = m.offset_data, m.offset_data + m.size
