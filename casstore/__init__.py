@@ -32,6 +32,7 @@ _LAZY = {
     "Expected": "_mirror", "FetchFailed": "_mirror", "FetchResult": "_mirror", "SyncReport": "_mirror",
     "fetch": "_mirror", "sync_mirror": "_mirror", "trusted_digests": "_mirror",
     "make_app": "_server",
+    "RecoveryReport": "_repair", "recover_catalog": "_repair",
 }
 
 
@@ -69,6 +70,7 @@ __all__ = [
     "Rebuilder",
     "Reconstruction",
     "ReconstructionFailed",
+    "RecoveryReport",
     "eligibility",
     "MemoryObjects",
     "NotFound",
@@ -88,6 +90,7 @@ __all__ = [
     "fetch",
     "make_app",
     "nginx_server",
+    "recover_catalog",
     "sync_mirror",
     "trusted_digests",
 ]

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import _evict
+from . import _evict, _repair
 from ._errors import CasstoreError
 from ._model import FileInfo
 from ._reconstruct import Reconstruction, ReconstructionFailed, obtain, scratch
@@ -157,6 +157,11 @@ class EvictionMixin:
                     self.catalog.drop_refs(f"file:{c.filename}")
                     self.catalog.set_file(c.filename, state="evicted", recipe_digest=recipes[c.filename],
                                           stored_size=0, manifest=None)
+                    # Written inside the transaction: a gc cannot take it before the ref commits.
+                    rec, size, stored = _repair.write_record(self, {  # type: ignore[arg-type]
+                        **row, "state": "evicted", "recipe_digest": recipes[c.filename], "manifest": None})
+                    self.catalog.add_blob(rec.hex, size, stored)
+                    self.catalog.add_ref(f"file:{c.filename}", rec.hex)
             report.evicted.append((c.filename, c.reclaimable))
         return report
 

@@ -60,10 +60,13 @@ class FsckReport:
     unreferenced: list[str] = field(default_factory=list)  # present, held by nothing
     damaged_files: list[str] = field(default_factory=list)  # files that cannot be read back
     temp_files: int = 0
+    catalog_problems: list[str] = field(default_factory=list)  # what SQLite's quick_check found
+    repaired: list[str] = field(default_factory=list)  # blobs and files restored from mirrors (repair)
+    quarantined: list[str] = field(default_factory=list)  # corrupt objects moved aside (repair)
 
     @property
     def ok(self) -> bool:
-        return not (self.corrupt or self.missing or self.damaged_files)
+        return not (self.corrupt or self.missing or self.damaged_files or self.catalog_problems)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

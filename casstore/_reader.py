@@ -7,6 +7,7 @@ from typing import BinaryIO
 
 import blake3
 
+from ._compress import ZstdError
 from ._digest import Digest
 from ._errors import ChecksumMismatch
 
@@ -30,7 +31,10 @@ class VerifyingReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._source.read(len(buffer))
+        try:
+            data = self._source.read(len(buffer))
+        except ZstdError as e:  # a damaged object: the same clear error as a wrong digest, naming the file
+            raise ChecksumMismatch(self._name, str(self._expected), f"an undecodable zstd stream ({e})") from e
         if data:
             self._hasher.update(data)
             self._seen += len(data)

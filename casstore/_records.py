@@ -60,8 +60,8 @@ class RecordsMixin:
         row = _index_fields(record)
         data = json.dumps(record, sort_keys=True, indent=2).encode()
         rid = f"{row['recipe_digest']}@{row['started']}"
-        digest = self.put_blob(data, ref=f"record:{rid}")
-        with self.catalog.write():
+        with self.catalog.write():  # one transaction: a crash leaves no pinned record without its row
+            digest = self.put_blob(data, ref=f"record:{rid}")
             self.catalog.add_rebuild({"id": rid, **row, "record": str(digest)})
         return digest
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from . import _compress, _recipe
+from . import _compress, _recipe, _repair
 from ._catalog import BaseCatalog, Catalog
 from ._digest import CHUNK, Digest, Hasher
 from ._errors import (
@@ -118,7 +118,12 @@ class Store(RecordsMixin, EvictionMixin):
         else:
             root.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(marker, json.dumps({"format": FORMAT_VERSION}).encode() + b"\n")
-        return cls(DiskObjects(root), Catalog.open(root / "catalog.sqlite"), root=root, **kw)  # type: ignore[arg-type]
+        catalog = root / "catalog.sqlite"
+        if marker.exists() and not catalog.exists() and any((root / "objects").glob("*/*")):
+            # A fresh empty catalog would make every blob garbage: refuse, and say how to rebuild it.
+            raise StoreFormatError(str(catalog), "the catalog is missing but objects/ holds blobs; "
+                                   "run 'casstore fsck --repair' to rebuild it from the blobs")
+        return cls(DiskObjects(root), Catalog.open(catalog), root=root, **kw)  # type: ignore[arg-type]
 
     @classmethod
     def memory(cls, **kw: object) -> Store:
@@ -215,7 +220,8 @@ class Store(RecordsMixin, EvictionMixin):
 
     def _put_once(self, source: Source, name: DistName, origin: str) -> FileInfo:
         existing = self.catalog.file(name.filename)
-        if existing is not None and existing.get("state") == "evicted":
+        evicted = existing if existing is not None and existing.get("state") == "evicted" else None
+        if evicted is not None:
             existing = None  # the same bytes again bring an evicted file back
         with _opened(source) as (stream, _size), self._spool() as spool:
             head = stream.read(CHUNK)
@@ -230,23 +236,31 @@ class Store(RecordsMixin, EvictionMixin):
                 return self._same_or_conflict(existing, digest)
             spool.flush()
             size = hasher.size
+            added = evicted["added"] if evicted else self._clock()  # a revived row keeps both
+            origin = str(evicted["origin"] or origin) if evicted else origin
             with self.objects.batch():  # every blob of the file made durable at once
                 sink, layout, manifest = self._store_bytes(name, spool, size, digest)
+                row = {
+                    "filename": name.filename, "project": name.project, "version": name.version,
+                    "kind": name.kind, "tags": " ".join(name.tags), "size": size, "blake3": digest.hex,
+                    "sha256": hasher.sha256(), "layout": layout, "manifest": manifest, "origin": origin,
+                    "added": added,
+                }
+                record = _repair.write_record(self, row)  # the catalog can be re-derived from blobs
+                sink.add(*record)
         with self.catalog.write():
             again = self.catalog.file(name.filename)
             if again is not None and again.get("state") == "evicted":
                 self._same_or_conflict(again, digest)
+                if (again["added"], again["origin"]) != (row["added"], row["origin"]):  # evicted meanwhile
+                    del sink.blobs[record[0]]
+                    sink.add(*_repair.write_record(self, {**again, "layout": layout, "manifest": manifest,
+                                                                    "state": "present"}))
                 return self._revive(again, sink, layout, manifest)
             if again is not None:
                 return self._same_or_conflict(again, digest)
             self._attach(name.filename, sink)
-            row = {
-                "filename": name.filename, "project": name.project, "version": name.version,
-                "kind": name.kind, "tags": " ".join(name.tags), "size": size,
-                "stored_size": sum(st for _, st in sink.blobs.values()), "blake3": digest.hex,
-                "sha256": hasher.sha256(), "layout": layout, "manifest": manifest, "origin": origin,
-                "added": self._clock(),
-            }
+            row["stored_size"] = sum(st for _, st in sink.blobs.values())
             self.catalog.insert_file(row)
             self._ensure_present(list(sink.blobs))
         return FileInfo.from_row(row)
@@ -271,6 +285,7 @@ class Store(RecordsMixin, EvictionMixin):
     def _revive(self, row: dict[str, object], sink: _BlobSink, layout: str, manifest: str | None) -> FileInfo:
         """Give an evicted file's row its bytes back (inside the caller's write transaction)."""
         filename = str(row["filename"])
+        self.catalog.drop_refs(_file_owner(filename))  # the 'evicted' record; the new one is in sink
         self._attach(filename, sink)
         stored = sum(st for _, st in sink.blobs.values())
         self.catalog.set_file(filename, state="present", layout=layout, manifest=manifest, stored_size=stored)
@@ -395,9 +410,11 @@ class Store(RecordsMixin, EvictionMixin):
     def rm(self, ref: Ref) -> FileInfo:
         """Remove a file from the catalog; its blobs go at the next gc unless others hold them."""
         info = self.info(ref)
+        held = self.catalog.blobs_of(_file_owner(info.filename))
         with self.catalog.write():
             self.catalog.delete_file(info.filename)
             self.catalog.drop_refs(_file_owner(info.filename))
+        _repair.forget_records(self, held)  # a catalog recovery must not bring the file back
         return info
 
     # -- maintenance --------------------------------------------------------------------------
@@ -433,9 +450,25 @@ class Store(RecordsMixin, EvictionMixin):
                         self.catalog.delete_blob_row(row["digest"])
         return report
 
-    def fsck(self, progress: Callable[[int], None] | None = None) -> FsckReport:
-        """Re-hash every object; report corrupt, missing and unreferenced ones and the files they break."""
-        report = FsckReport()
+    def fsck(self, progress: Callable[[int], None] | None = None, *, repair: bool = False,
+             mirrors: Sequence[object] = ()) -> FsckReport:
+        """Re-hash every object; report corrupt, missing and unreferenced ones and the files they break,
+        and what SQLite finds wrong with the catalog.
+
+        ``repair`` moves corrupt objects aside (``quarantine/``) and restores bad blobs from ``mirrors``
+        (other stores, or store paths, by digest; simple-index URLs, by file), every byte verified;
+        the report is then that of a second pass, with ``repaired`` and ``quarantined`` filled in. A lost
+        or unreadable catalog is rebuilt by :func:`casstore.recover_catalog` (``fsck --repair``)."""
+        report = self._fsck_pass(progress)
+        if repair and (report.corrupt or report.missing):
+            repaired, quarantined = _repair.repair_blobs(
+                self, [d for d, _ in report.corrupt], report.missing, report.damaged_files, mirrors)
+            report = self._fsck_pass(progress)
+            report.repaired, report.quarantined = repaired, quarantined
+        return report
+
+    def _fsck_pass(self, progress: Callable[[int], None] | None) -> FsckReport:
+        report = FsckReport(catalog_problems=_repair.catalog_problems(self))
         referenced = self.catalog.referenced_digests()
         present: set[str] = set()
         bad: set[str] = set()
