@@ -11,6 +11,14 @@ id (:data:`ENGINE_ID`) in every manifest that relies on it. Python's :mod:`zlib`
 
 When the engine is unavailable, ingest simply keeps the original deflate bytes (nothing is lost),
 and reading a recipe that needs it fails with a message naming the package to install.
+
+Reading is faster with an *accelerator*: Python's :mod:`zlib` (the system library, built with
+optimization, GIL released) is used to re-create a stream when (1) it compresses the calibration
+input to the pinned engine's bytes and (2) the manifest recorded a check of the original stream
+(:func:`stream_check`, taken at ingest from the original bytes). The accelerator's output for one
+stream is buffered and handed out only if it has the recorded check; otherwise that stream is
+re-created by the pinned engine. So the pinned engine stays the reference that every stream was
+verified with at ingest, and the accelerator is only ever a proven-equal shortcut.
 """
 
 from __future__ import annotations
@@ -20,14 +28,28 @@ import functools
 import importlib.metadata
 import os
 import sys
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import blake3
 
-from ._errors import CasstoreError
+from ._errors import CasstoreError, ChecksumMismatch
 
-__all__ = ["ENGINE_ID", "Params", "Deflater", "engine_available", "deflater", "EngineUnavailable", "CANDIDATES"]
+__all__ = [
+    "CANDIDATES",
+    "CHECK_SIZE",
+    "ENGINE_ID",
+    "Deflater",
+    "EngineUnavailable",
+    "Params",
+    "StreamMismatch",
+    "accelerator_available",
+    "deflater",
+    "engine_available",
+    "recreate",
+    "stream_check",
+]
 
 ENGINE_ID = "zlib-1.3.2"
 _PACKAGE = "cmeel-zlib"
@@ -36,6 +58,8 @@ _VERSION = b"1.3.2"
 _Z_OK, _Z_STREAM_END, _Z_BUF_ERROR = 0, 1, -5
 _Z_NO_FLUSH, _Z_FINISH = 0, 4
 _OUT = 1 << 18
+CHECK_SIZE = 8  # bytes of BLAKE3 kept per re-created stream (a check of one engine's output, not an address)
+ACCEL_MAX = 32 << 20  # streams up to this size (deflated) may be re-created by the accelerator (buffered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +85,13 @@ class EngineUnavailable(CasstoreError):
             f"The pinned deflate engine {ENGINE_ID} is unavailable ({reason}); "
             f"install the '{_PACKAGE}==1.3.2' package to read re-created members"
         )
+
+
+class StreamMismatch(ChecksumMismatch):
+    """A re-created stream does not have the check recorded at ingest (a damaged manifest or blob)."""
+
+    def __init__(self, expected: bytes, actual: bytes) -> None:
+        super().__init__("a re-created deflate stream", f"check {expected.hex()}", f"check {actual.hex()}")
 
 
 class _ZStream(ctypes.Structure):
@@ -174,6 +205,60 @@ def deflate_chunks(params: Params, chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield d.flush()
     finally:
         d.close()
+
+
+def stream_check(chunks: Iterable[bytes | memoryview]) -> bytes:
+    """The per-stream check recorded in manifests: the first :data:`CHECK_SIZE` bytes of the
+    BLAKE3 of the deflate stream."""
+    h = blake3.blake3()
+    for chunk in chunks:
+        h.update(chunk)
+    return h.digest()[:CHECK_SIZE]
+
+
+def _accelerated(params: Params, plain: Iterable[bytes]) -> list[bytes]:
+    c = zlib.compressobj(params.level, zlib.DEFLATED, params.wbits, params.mem_level, params.strategy)
+    out = [c.compress(chunk) for chunk in plain]
+    out.append(c.flush())
+    return [b for b in out if b]
+
+
+@functools.cache
+def accelerator_available() -> bool:
+    """Python's zlib reproduces the pinned engine's calibration output (checked once per process)."""
+    h = blake3.blake3()
+    data = _calibration_input()
+    for params in CANDIDATES[:3]:
+        h.update(b"".join(_accelerated(params, [data])))
+    return h.hexdigest() == _EXPECTED_CALIBRATION
+
+
+Accelerator = Callable[[Params, Iterable[bytes]], list[bytes]]
+
+
+def recreate(params: Params, size: int, check: bytes | None, plain: Callable[[], Iterable[bytes]],
+             accelerator: Accelerator | None = None, buffer_max: int = ACCEL_MAX) -> Iterator[bytes]:
+    """The deflate stream of ``size`` bytes that ``params`` make of the bytes ``plain()`` yields.
+
+    With a recorded ``check`` the accelerator (default: Python's zlib, when it passes the
+    calibration) is tried first, buffered, and its output handed out only when it has the check;
+    otherwise, or when it differs, the pinned engine streams the stream and the check is verified at
+    its end. ``plain`` is called again for the second attempt. Streams above ``buffer_max`` bytes
+    always go to the pinned engine (the accelerator's output is held in memory until checked)."""
+    if accelerator is None and accelerator_available():
+        accelerator = _accelerated
+    if check is not None and size <= buffer_max and accelerator is not None:
+        out = accelerator(params, plain())
+        if sum(map(len, out)) == size and stream_check(out) == check:
+            yield from out
+            return
+    h = blake3.blake3()
+    for chunk in deflate_chunks(params, plain()):
+        if check is not None:
+            h.update(chunk)
+        yield chunk
+    if check is not None and h.digest()[:CHECK_SIZE] != check:
+        raise StreamMismatch(check, h.digest()[:CHECK_SIZE])
 
 
 @functools.cache

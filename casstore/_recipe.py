@@ -16,6 +16,7 @@ bounded by one chunk per nesting level whatever the file size.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -255,8 +256,7 @@ def _render(segs: Iterable[Segment], open_blob: OpenBlob) -> Iterator[bytes]:
                 while chunk := f.read(CHUNK):
                     yield chunk
         else:
-            yield from _deflate.recreate(s.params, s.size, s.check,
-                                         lambda inner=s.inner: _render(inner, open_blob))  # type: ignore[misc]
+            yield from _deflate.recreate(s.params, s.size, s.check, functools.partial(_render, s.inner, open_blob))
 
 
 class IterReader(io.RawIOBase):
