@@ -6,7 +6,15 @@ from ._api import BlobStore, rebuild, variations_for, verify
 from ._batch import verify_many
 from ._build import REBUILD, VARIATIONS, BuildResult, Variation, make_recipe
 from ._diff import compare_wheels, published_status, run_diffoscope
-from ._errors import BuildFailed, InvalidSdist, InvalidTarget, PinMismatch, ToolMissing, VerifierError
+from ._errors import (
+    BuildFailed,
+    InvalidPython,
+    InvalidSdist,
+    InvalidTarget,
+    PinMismatch,
+    ToolMissing,
+    VerifierError,
+)
 from ._grade import BuildOutcome, Grade, grade
 from ._nightly import (
     NightlyRun,
@@ -17,6 +25,7 @@ from ._nightly import (
     run_nightly,
     write_report,
 )
+from ._pythons import HOST_PYTHON, PYTHONS, PythonSource, get_python
 from ._rebuilder import ZigRebuilder, keep_build_deps, keep_records, wheelhouse_from_store
 from ._record import RECORD_SCHEMA, BuildRecord, Explanation, Recipe, VerificationRecord
 from ._render import from_json as report_from_json
@@ -32,6 +41,8 @@ from ._zig import ZIG_VERSION
 __all__ = [
     "DEFAULT_TARGET",
     "GRADES",
+    "HOST_PYTHON",
+    "PYTHONS",
     "REBUILD",
     "RECORD_SCHEMA",
     "REPORT_SCHEMA",
@@ -46,6 +57,7 @@ __all__ = [
     "BuildResult",
     "Explanation",
     "Grade",
+    "InvalidPython",
     "InvalidSdist",
     "InvalidTarget",
     "Night",
@@ -53,6 +65,7 @@ __all__ = [
     "NoSandbox",
     "Pin",
     "PinMismatch",
+    "PythonSource",
     "Recipe",
     "Report",
     "Sandbox",
@@ -66,6 +79,7 @@ __all__ = [
     "build_report",
     "compare_wheels",
     "detect_sandbox",
+    "get_python",
     "get_target",
     "grade",
     "is_current",

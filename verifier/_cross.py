@@ -1,5 +1,5 @@
 """Cross builds, crossenv-style: the build venv's Python stays the host's, but `sysconfig` answers for the
-target. A generated `_sysconfigdata__linux_<multiarch>.py` in the build venv's site-packages, selected by
+target. A generated `_sysconfigdata_cross_linux_<multiarch>.py` in the build venv's site-packages, selected by
 `_PYTHON_SYSCONFIGDATA_NAME`, and `_PYTHON_HOST_PLATFORM=linux-<arch>` make setuptools (and any setup.py
 asking `sysconfig.get_platform()`) see the target: EXT_SUFFIX, SOABI, MULTIARCH, include dirs, type sizes.
 
@@ -25,6 +25,9 @@ _ABI_PREFIXES = ("SIZEOF_", "ALIGNOF_")
 _ABI_KEYS = ("WORDS_BIGENDIAN", "HAVE_LONG_DOUBLE", "HAVE_GCC_ASM_FOR_X87", "HAVE_GCC_ASM_FOR_X64",
              "DOUBLE_IS_LITTLE_ENDIAN_IEEE754", "DOUBLE_IS_BIG_ENDIAN_IEEE754",
              "DOUBLE_IS_ARM_MIXED_ENDIAN_IEEE754", "PY_SUPPORT_TIER")
+# Values that name the Python version and its ABI variant: from the target's sysconfigdata as well, so a
+# build for another CPython version (its own interpreter, the host's compiler flags) sees that version.
+_VERSION_KEYS = ("VERSION", "LDVERSION", "ABIFLAGS", "Py_DEBUG", "Py_GIL_DISABLED", "Py_TRACE_REFS")
 
 
 def cross_sysconfig(
@@ -47,7 +50,7 @@ def cross_sysconfig(
         "Py_ENABLE_SHARED": 0,  # extension modules never link libpython on Linux
     })
     for k, v in (target_vars or {}).items():
-        if k.startswith(_ABI_PREFIXES) or k in _ABI_KEYS:
+        if k.startswith(_ABI_PREFIXES) or k in _ABI_KEYS or k in _VERSION_KEYS:
             out[k] = v
     return out
 

@@ -17,7 +17,7 @@ from elftools.elf.elffile import ELFFile
 from ._errors import ToolMissing, VerifierError
 from ._run import run
 
-__all__ = ["fix_musl_needed", "needed"]
+__all__ = ["fix_musl_needed", "interpreter", "needed"]
 
 ZIG_MUSL_LIBC = "libc.so"
 
@@ -30,6 +30,17 @@ def needed(data: bytes) -> list[str]:
                 for t in s.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
     except ELFError:
         return []
+
+
+def interpreter(data: bytes) -> str:
+    """The PT_INTERP path (the dynamic loader) of an ELF executable; VerifierError if it names none."""
+    try:
+        for seg in ELFFile(io.BytesIO(data)).iter_segments():
+            if seg.header.p_type == "PT_INTERP":
+                return str(seg.get_interp_name())
+    except ELFError as e:
+        raise VerifierError(f"not an ELF executable: {e}") from None
+    raise VerifierError("ELF executable names no interpreter (PT_INTERP)")
 
 
 def fix_musl_needed(wheel: Path, libc: str, *, log: Path) -> dict[str, bytes]:

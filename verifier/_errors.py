@@ -6,6 +6,7 @@ from pathlib import Path
 
 __all__ = [
     "BuildFailed",
+    "InvalidPython",
     "InvalidSdist",
     "InvalidTarget",
     "PinMismatch",
@@ -22,6 +23,13 @@ class InvalidTarget(VerifierError, ValueError):
     def __init__(self, target: str) -> None:
         super().__init__(f"unknown target: {target!r}")
         self.target = target
+
+
+class InvalidPython(VerifierError, ValueError):
+    def __init__(self, version: str, known: list[str]) -> None:
+        super().__init__(f"unknown Python version: {version!r} (known: {', '.join(known)})")
+        self.version = version
+        self.known = known
 
 
 class ToolMissing(VerifierError):

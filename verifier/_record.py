@@ -43,12 +43,16 @@ class Recipe:
     # "debian:libpython3.11-dev_3.11.2-6+deb12u9_arm64.deb"; "" for a native build (and then left out of
     # the JSON, so native recipes keep their digests).
     target_headers: str = ""
+    # Another CPython version than the host's: where the interpreter that ran the build comes from, e.g.
+    # "debian:python3.13-minimal_3.13.5-2+deb13u5_amd64.deb"; "" (left out of the JSON) for the host's own.
+    build_python: str = ""
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["build_deps"] = [p.to_json() for p in self.build_deps]
-        if not d["target_headers"]:
-            del d["target_headers"]
+        for optional in ("target_headers", "build_python"):
+            if not d[optional]:
+                del d[optional]
         return d
 
     @classmethod

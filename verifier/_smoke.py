@@ -12,7 +12,7 @@ from pathlib import Path
 from ._run import run
 from ._sandbox import Sandbox
 
-__all__ = ["auditwheel_policy", "policy_satisfies", "qemu_smoke_test", "smoke_passed", "smoke_test"]
+__all__ = ["auditwheel_policy", "policy_satisfies", "qemu_smoke_test", "smoke_passed", "smoke_test", "sysroot_smoke_test"]
 
 _LEGACY = {"manylinux1": "manylinux_2_5", "manylinux2010": "manylinux_2_12", "manylinux2014": "manylinux_2_17"}
 
@@ -128,7 +128,17 @@ def qemu_smoke_test(
     sandbox: Sandbox | None, log: Path, timeout: float = 600,
 ) -> str:
     """Import each module with the target's own CPython (from a Debian sysroot) under qemu-user: "ok" or
-    why not. The wheel is unpacked onto PYTHONPATH; qemu's `-L` makes the target's loader and libc found."""
+    why not. qemu's `-L` makes the target's loader and libc found."""
+    return sysroot_smoke_test(wheel, modules, workdir, python=[qemu, "-L", str(root), str(python)],
+                              label=Path(qemu).name, sandbox=sandbox, log=log, timeout=timeout)
+
+
+def sysroot_smoke_test(
+    wheel: Path, modules: Sequence[str], workdir: Path, *, python: Sequence[str], label: str,
+    sandbox: Sandbox | None, log: Path, timeout: float = 600,
+) -> str:
+    """Import each module with a sysroot's CPython, run by the command `python` (under qemu-user, or
+    through the sysroot's own loader on this host): "ok" or why not. The wheel is unpacked onto PYTHONPATH."""
     workdir.mkdir(parents=True, exist_ok=True)
     site = workdir / "site"
     if site.exists():
@@ -139,9 +149,9 @@ def qemu_smoke_test(
         return f"wheel does not unpack: {e}"
     env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "LC_ALL": "C.UTF-8", "PYTHONPATH": str(site),
            "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-    r = run([qemu, "-L", str(root), str(python), "-s", "-c", _IMPORT, *modules], cwd=workdir, env=env, log=log,
+    r = run([*python, "-s", "-c", _IMPORT, *modules], cwd=workdir, env=env, log=log,
             sandbox=sandbox, writable=[workdir], timeout=timeout)
     if not r.ok:
         lines = r.output.strip().splitlines()
-        return f"import failed under {Path(qemu).name}: {lines[-1] if lines else r.returncode}"
+        return f"import failed under {label}: {lines[-1] if lines else r.returncode}"
     return "ok"

@@ -4,7 +4,12 @@
 Packages come from the host's own apt sources, fetched with `apt-get download` through a private apt state
 under the cache (`-o APT::Architectures=ARCH -o Dir::State=...`), so the host's dpkg configuration is never
 changed (no `dpkg --add-architecture`), and unpacked with `dpkg-deb -x`. A sysroot is built once per
-architecture into a temporary directory, then renamed into place; a `stamp.json` lists the .deb files."""
+architecture into a temporary directory, then renamed into place; a `stamp.json` lists the .deb files.
+
+Another CPython version (`_pythons.py`) comes from another Debian suite (3.13: trixie), through a private
+sources.list as well (`Dir::Etc::SourceList`), into `<suite>-<arch>/`. Such a sysroot for the host's own
+architecture also provides the build interpreter: its `python3.X` run through the sysroot's own dynamic
+loader (`ld.so --library-path`), since the suite's libc is newer than the host's."""
 
 from __future__ import annotations
 
@@ -12,27 +17,24 @@ import ast
 import fcntl
 import json
 import os
+import shlex
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._elf import interpreter
 from ._errors import ToolMissing, VerifierError
+from ._pythons import HOST_PYTHON, PythonSource, get_python
 from ._run import run
 from ._targets import Target
 
-__all__ = ["PACKAGES", "Sysroot", "ensure_sysroot", "find_qemu"]
+__all__ = ["DEBIAN_MIRROR", "Sysroot", "ensure_sysroot", "find_qemu"]
 
-PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+PY = HOST_PYTHON
 
-# Enough of Debian's CPython to import extension modules, plus its headers and sysconfigdata.
-PACKAGES = (
-    f"python{PY}-minimal", f"libpython{PY}-minimal", f"libpython{PY}-stdlib", f"libpython{PY}-dev",
-    "libc6", "zlib1g", "libexpat1", "libffi8", "libgcc-s1", "libstdc++6", "libssl3", "libbz2-1.0", "liblzma5",
-    "libuuid1", "libsqlite3-0", "libncursesw6", "libtinfo6", "libreadline8", "libcrypt1",
-    "libdb5.3", "libgdbm6", "libnsl2", "libtirpc3", "media-types",
-)
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"  # Debian 12's keyring also holds trixie's keys
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,41 @@ class Sysroot:
     include: Path  # a CPython include dir for the target: Debian's headers, pyconfig.h for the arch
     sysconfigdata: Path  # the target's `_sysconfigdata__linux_<multiarch>.py`
     debs: tuple[str, ...]  # .deb filenames (name_version_arch), what the recipe can name
+    version: str = PY  # the CPython version it holds
+    multiarch: str = ""  # Debian's multiarch directory name, e.g. x86_64-linux-gnu
 
     @property
     def python(self) -> Path:
-        return self.root / "usr" / "bin" / f"python{PY}"
+        return self.root / "usr" / "bin" / f"python{self.version}"
+
+    def deb(self, package: str) -> str:
+        """The .deb filename of `package` in this sysroot ("?" if absent)."""
+        return next((d for d in self.debs if d.startswith(package + "_")), "?")
+
+    @property
+    def python_version(self) -> str:
+        """The full CPython version, from the interpreter package's Debian version (3.13.5-2+deb13u5 -> 3.13.5)."""
+        return self.deb(f"python{self.version}-minimal").split("_")[1].split("-")[0].split("+")[0]
+
+    @property
+    def loader(self) -> Path:
+        """The sysroot's own dynamic loader (the interpreter's PT_INTERP, inside the sysroot)."""
+        return self.root / interpreter(self.python.read_bytes()).lstrip("/")
+
+    def native_argv(self) -> list[str]:
+        """Run the sysroot's interpreter on this host (same architecture) with its own loader and libraries."""
+        libs = f"{self.root / 'usr' / 'lib' / self.multiarch}:{self.root / 'lib' / self.multiarch}"
+        return [str(self.loader), "--library-path", libs, str(self.python)]
+
+    def write_launcher(self, path: Path, *, as_itself: bool = False) -> Path:
+        """A shell script at `path` that runs the sysroot's interpreter on this host. With `as_itself` the
+        interpreter sees the script's own path as its executable: what a venv's `bin/python` needs to find
+        its `pyvenv.cfg`; without, it finds its prefix (the sysroot's /usr) from its real path."""
+        *loader, python = (shlex.quote(a) for a in self.native_argv())
+        argv = " ".join(loader) + (' --argv0 "$0" ' if as_itself else " ") + python
+        path.write_text(f'#!/bin/sh\nexec {argv} "$@"\n')
+        path.chmod(0o755)
+        return path
 
     def build_time_vars(self) -> dict[str, Any]:
         return read_sysconfigdata(self.sysconfigdata.read_text())
@@ -75,19 +108,25 @@ def _apt(state: Path, darch: str) -> list[str]:
     ]
 
 
-def _fetch(tmp: Path, darch: str, log: Path) -> list[Path]:
+def _fetch(tmp: Path, darch: str, log: Path, python: PythonSource) -> list[Path]:
     state = tmp / "apt"
     for d in (state / "lists" / "partial", state / "cache" / "archives" / "partial", tmp / "debs"):
         d.mkdir(parents=True)
     (state / "status").touch()
+    apt = _apt(state, darch)
+    if python.suite:  # another Debian release: a private sources.list, the host's sources.list.d ignored
+        (state / "sources.list.d").mkdir()
+        (state / "sources.list").write_text(f"deb [signed-by={_KEYRING}] {DEBIAN_MIRROR} {python.suite} main\n")
+        apt += ["-o", f"Dir::Etc::SourceList={state / 'sources.list'}",
+                "-o", f"Dir::Etc::SourceParts={state / 'sources.list.d'}"]
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8", "HOME": str(tmp)}
     if shutil.which("apt-get") is None:
         raise ToolMissing("apt-get", "apt")
     for _attempt in range(3):  # a mirror mid-sync fails one index now and then ("unexpected size")
-        if run([*_apt(state, darch), "update"], cwd=tmp, env=env, log=log, timeout=900).ok:
+        if run([*apt, "update"], cwd=tmp, env=env, log=log, timeout=900).ok:
             break
     # Even after a partial failure the main suite's lists may be enough: `download` says if they are not.
-    r = run([*_apt(state, darch), "download", *PACKAGES], cwd=tmp / "debs", env=env, log=log, timeout=1800)
+    r = run([*apt, "download", *python.packages], cwd=tmp / "debs", env=env, log=log, timeout=1800)
     if not r.ok:
         raise VerifierError(f"apt-get download for {darch} failed (log: {log})")
     return sorted((tmp / "debs").glob("*.deb"))
@@ -103,49 +142,62 @@ def _relative_symlinks(root: Path) -> None:
             link.symlink_to(os.path.relpath(dest, link.parent))
 
 
+def _merged_usr(root: Path) -> None:
+    """Debian 13 ships /lib, /lib64, /bin only as merged-/usr symlinks made at install time (the packages'
+    files live below usr/): make them, so loaders named /lib/ld-linux-*.so.1 are found in the sysroot."""
+    for top in ("lib", "lib64", "bin", "sbin"):
+        if (root / "usr" / top).is_dir() and not (root / top).exists() and not (root / top).is_symlink():
+            (root / top).symlink_to(f"usr/{top}")
+
+
 def _gnu_multiarch(target: Target) -> str:
     """Debian's multiarch for the target's architecture (musl targets borrow the glibc build's headers)."""
     return target.multiarch.replace("-musl", "-gnu")  # arm-linux-musleabihf -> arm-linux-gnueabihf
 
 
-def _make_include(root: Path, target: Target, dest: Path) -> None:
+def _make_include(root: Path, target: Target, dest: Path, version: str) -> None:
     """Debian's arch-independent headers, with its dispatching pyconfig.h replaced by the arch's own."""
-    src = root / "usr" / "include" / f"python{PY}"
-    plat = root / "usr" / "include" / _gnu_multiarch(target) / f"python{PY}" / "pyconfig.h"
+    src = root / "usr" / "include" / f"python{version}"
+    plat = root / "usr" / "include" / _gnu_multiarch(target) / f"python{version}" / "pyconfig.h"
     if not src.is_dir() or not plat.is_file():
-        raise VerifierError(f"no CPython {PY} headers for {target.debian_arch} in {str(root)!r}")
+        raise VerifierError(f"no CPython {version} headers for {target.debian_arch} in {str(root)!r}")
     shutil.copytree(src, dest, symlinks=True)
     (dest / "pyconfig.h").unlink()
     shutil.copyfile(plat, dest / "pyconfig.h")
 
 
-def ensure_sysroot(target: Target, cache: Path) -> Sysroot:
-    """The Debian sysroot for `target`'s architecture under `cache/<debian arch>`, created if missing."""
+def ensure_sysroot(target: Target, cache: Path, python: str | PythonSource = PY) -> Sysroot:
+    """The Debian sysroot with CPython `python` for `target`'s architecture under
+    `cache/<debian arch>` (`cache/<suite>-<debian arch>` for a non-host suite), created if missing."""
     if not target.debian_arch:
         raise VerifierError(f"target {target.name!r} names no Debian architecture")
+    py = get_python(python)
     cache = cache.absolute()
     cache.mkdir(parents=True, exist_ok=True)
-    top = cache / target.debian_arch
-    with open(cache / f".{target.debian_arch}.lock", "w") as lock:
+    key = py.sysroot_key(target.debian_arch)
+    top = cache / key
+    with open(cache / f".{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # tests and nightly workers may ask at the same time
         if not (top / "stamp.json").is_file():
-            tmp = cache / f".{target.debian_arch}.tmp"
+            tmp = cache / f".{key}.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
-            log = cache / f"{target.debian_arch}.log"
+            log = cache / f"{key}.log"
             log.unlink(missing_ok=True)
-            debs = _fetch(tmp, target.debian_arch, log)
+            fetched = _fetch(tmp, target.debian_arch, log, py)
             env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"}
-            for deb in debs:
+            for deb in fetched:
                 if not run(["dpkg-deb", "-x", str(deb), str(tmp / "root")], cwd=tmp, env=env, log=log).ok:
                     raise VerifierError(f"cannot unpack {deb.name!r} (log: {log})")
             _relative_symlinks(tmp / "root")
-            _make_include(tmp / "root", target, tmp / "include" / f"python{PY}")
+            _merged_usr(tmp / "root")
+            _make_include(tmp / "root", target, tmp / "include" / f"python{py.version}", py.version)
             shutil.rmtree(tmp / "apt")
             shutil.rmtree(tmp / "debs")
-            (tmp / "stamp.json").write_text(json.dumps({"debs": [d.name for d in debs]}, indent=1))
+            (tmp / "stamp.json").write_text(json.dumps({"debs": [d.name for d in fetched]}, indent=1))
             shutil.rmtree(top, ignore_errors=True)
             tmp.rename(top)
-    debs = tuple(json.loads((top / "stamp.json").read_text())["debs"])
-    data = top / "root" / "usr" / "lib" / f"python{PY}" / f"_sysconfigdata__linux_{_gnu_multiarch(target)}.py"
-    return Sysroot(top / "root", top / "include" / f"python{PY}", data, debs)
+    debs: tuple[str, ...] = tuple(json.loads((top / "stamp.json").read_text())["debs"])
+    v, multiarch = py.version, _gnu_multiarch(target)
+    data = top / "root" / "usr" / "lib" / f"python{v}" / f"_sysconfigdata__linux_{multiarch}.py"
+    return Sysroot(top / "root", top / "include" / f"python{v}", data, debs, v, multiarch)

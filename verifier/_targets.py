@@ -34,8 +34,10 @@ class Target:
 
     @property
     def sysconfigdata_name(self) -> str:
-        """The module name CPython gives the target's build-time variables (`_PYTHON_SYSCONFIGDATA_NAME`)."""
-        return f"_sysconfigdata__linux_{self.multiarch}"
+        """The module name of the target's generated build-time variables (`_PYTHON_SYSCONFIGDATA_NAME`):
+        not CPython's own `_sysconfigdata__linux_<multiarch>`, which a build interpreter of the same
+        architecture has in its stdlib, ahead of the build venv on sys.path."""
+        return f"_sysconfigdata_cross_linux_{self.multiarch}"
 
     @property
     def musl_libc(self) -> str:

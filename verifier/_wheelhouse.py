@@ -48,22 +48,29 @@ def _pip_env(home: Path) -> dict[str, str]:
     return env
 
 
-def fetch(requirements: Sequence[str], wheelhouse: Path, *, log: Path) -> None:
-    """Download wheels for `requirements` (+ the frontend) into `wheelhouse`. Needs the network."""
+def _pip(python: Path | None) -> list[str]:
+    """This interpreter's pip, acting for `python`'s environment (its version and tags) when given."""
+    return [sys.executable, "-m", "pip", *(["--python", str(python)] if python else [])]
+
+
+def fetch(requirements: Sequence[str], wheelhouse: Path, *, log: Path, python: Path | None = None) -> None:
+    """Download wheels for `requirements` (+ the frontend) into `wheelhouse`, for `python` (default: this
+    interpreter). Needs the network."""
     wheelhouse = wheelhouse.absolute()
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "pip", "download", "--isolated", "--only-binary", ":all:",
+    argv = [*_pip(python), "download", "--isolated", "--only-binary", ":all:",
             "--cert", "/etc/ssl/certs/ca-certificates.crt", "-d", str(wheelhouse), *FRONTEND, *requirements]
     r = run(argv, cwd=wheelhouse, env=_pip_env(wheelhouse), log=log, timeout=600)
     if not r.ok:
         raise VerifierError(f"cannot download build dependencies {list(requirements)!r} (log: {log})")
 
 
-def lock(requirements: Sequence[str], wheelhouse: Path, *, log: Path) -> list[Pin]:
-    """Resolve `requirements` (+ the frontend) offline against `wheelhouse`; pin every file by digest."""
+def lock(requirements: Sequence[str], wheelhouse: Path, *, log: Path, python: Path | None = None) -> list[Pin]:
+    """Resolve `requirements` (+ the frontend) offline against `wheelhouse` for `python` (default: this
+    interpreter); pin every file by digest."""
     wheelhouse = wheelhouse.absolute()
     report = log.with_suffix(".report.json")
-    argv = [sys.executable, "-m", "pip", "install", "--isolated", "--dry-run", "--ignore-installed", "--no-index",
+    argv = [*_pip(python), "install", "--isolated", "--dry-run", "--ignore-installed", "--no-index",
             "--find-links", str(wheelhouse), "--only-binary", ":all:", "--quiet", "--report", str(report),
             *FRONTEND, *requirements]
     r = run(argv, cwd=wheelhouse, env=_pip_env(wheelhouse), log=log, timeout=300)

@@ -46,7 +46,7 @@ def test_cross_sysconfig_answers_for_the_target() -> None:
     assert v["ANDROID_API_LEVEL"] == 0 and v["Py_ENABLE_SHARED"] == 0
     assert v["CC"] == sysconfig.get_config_var("CC")  # only ABI values come from the target's own data
     assert cross_env(t) == {"_PYTHON_HOST_PLATFORM": "linux-aarch64",
-                            "_PYTHON_SYSCONFIGDATA_NAME": "_sysconfigdata__linux_aarch64-linux-gnu"}
+                            "_PYTHON_SYSCONFIGDATA_NAME": "_sysconfigdata_cross_linux_aarch64-linux-gnu"}
 
 
 def test_sysconfigdata_round_trips_and_is_deterministic(tmp_path: Path) -> None:
