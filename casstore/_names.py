@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 from packaging.utils import (
+    InvalidName,
     InvalidSdistFilename,
     InvalidWheelFilename,
     NormalizedName,
@@ -16,7 +18,7 @@ from packaging.utils import (
 
 from ._errors import InvalidFilename
 
-__all__ = ["DistName", "Kind", "parse_filename", "normalize_project"]
+__all__ = ["DistName", "Kind", "normalize_project", "parse_filename"]
 
 Kind = Literal["sdist", "wheel"]
 
@@ -35,6 +37,12 @@ def normalize_project(name: str) -> NormalizedName:
     return canonicalize_name(name, validate=True)
 
 
+# Every character a valid name, PEP 440 version, build tag or platform tag can contain. Anything else
+# (spaces, '%', '?', '#', Unicode look-alikes) cannot be part of a valid distribution filename and
+# would change meaning in a URL or a shell.
+_ALLOWED = re.compile(r"[A-Za-z0-9._+!-]+")
+
+
 def _check_plain(filename: str) -> None:
     if not filename or filename in (".", ".."):
         raise InvalidFilename(filename, "empty")
@@ -46,6 +54,8 @@ def _check_plain(filename: str) -> None:
         raise InvalidFilename(filename, "longer than 255 bytes")
     if not filename.isascii() or not filename.isprintable():
         raise InvalidFilename(filename, "not printable ASCII")
+    if not _ALLOWED.fullmatch(filename):
+        raise InvalidFilename(filename, "a character outside A-Z a-z 0-9 . _ + ! -")
 
 
 def parse_filename(filename: str) -> DistName:
@@ -69,5 +79,11 @@ def parse_filename(filename: str) -> DistName:
             name, version = parse_sdist_filename(filename)
         except InvalidSdistFilename as e:
             raise InvalidFilename(filename, "not a valid sdist name") from e
+        # packaging does not check the name part of an sdist: '-1.0.tar.gz' would be project ''
+        raw = filename.removesuffix(".tar.gz").removesuffix(".zip").rpartition("-")[0]
+        try:
+            canonicalize_name(raw, validate=True)
+        except InvalidName as e:
+            raise InvalidFilename(filename, f"invalid project name {raw!r}") from e
         return DistName(filename, "sdist", name, str(version), (), "")
     raise InvalidFilename(filename, "not a wheel (.whl) or sdist (.tar.gz, .zip)")
