@@ -44,9 +44,11 @@ __all__ = [
     "EngineUnavailable",
     "Params",
     "StreamMismatch",
+    "accelerate",
     "accelerator_available",
     "deflater",
     "engine_available",
+    "pinned_stream",
     "recreate",
     "stream_check",
 ]
@@ -236,22 +238,26 @@ def accelerator_available() -> bool:
 Accelerator = Callable[[Params, Iterable[bytes]], list[bytes]]
 
 
-def recreate(params: Params, size: int, check: bytes | None, plain: Callable[[], Iterable[bytes]],
-             accelerator: Accelerator | None = None, buffer_max: int = ACCEL_MAX) -> Iterator[bytes]:
-    """The deflate stream of ``size`` bytes that ``params`` make of the bytes ``plain()`` yields.
-
-    With a recorded ``check`` the accelerator (default: Python's zlib, when it passes the
-    calibration) is tried first, buffered, and its output handed out only when it has the check;
-    otherwise, or when it differs, the pinned engine streams the stream and the check is verified at
-    its end. ``plain`` is called again for the second attempt. Streams above ``buffer_max`` bytes
-    always go to the pinned engine (the accelerator's output is held in memory until checked)."""
+def accelerate(params: Params, size: int, check: bytes | None, plain: Callable[[], Iterable[bytes]],
+               accelerator: Accelerator | None = None, buffer_max: int = ACCEL_MAX) -> list[bytes] | None:
+    """The stream re-created by the accelerator (default: Python's zlib, when it passes the
+    calibration), in memory, if it has the recorded ``check``; None when there is no check, no
+    accelerator, the stream is above ``buffer_max`` bytes, or the output differs. Thread-safe (the
+    GIL is released while zlib works), so a reader may re-create several streams at once."""
     if accelerator is None and accelerator_available():
         accelerator = _accelerated
-    if check is not None and size <= buffer_max and accelerator is not None:
-        out = accelerator(params, plain())
-        if sum(map(len, out)) == size and stream_check(out) == check:
-            yield from out
-            return
+    if check is None or size > buffer_max or accelerator is None:
+        return None
+    out = accelerator(params, plain())
+    if sum(map(len, out)) == size and stream_check(out) == check:
+        return out
+    return None
+
+
+def pinned_stream(params: Params, size: int, check: bytes | None,
+                  plain: Callable[[], Iterable[bytes]]) -> Iterator[bytes]:
+    """The stream re-created by the pinned engine, streaming; the check, when recorded, is verified
+    at its end."""
     h = blake3.blake3()
     for chunk in deflate_chunks(params, plain()):
         if check is not None:
@@ -259,6 +265,17 @@ def recreate(params: Params, size: int, check: bytes | None, plain: Callable[[],
         yield chunk
     if check is not None and h.digest()[:CHECK_SIZE] != check:
         raise StreamMismatch(check, h.digest()[:CHECK_SIZE])
+
+
+def recreate(params: Params, size: int, check: bytes | None, plain: Callable[[], Iterable[bytes]],
+             accelerator: Accelerator | None = None, buffer_max: int = ACCEL_MAX) -> Iterator[bytes]:
+    """The deflate stream of ``size`` bytes that ``params`` make of the bytes ``plain()`` yields:
+    :func:`accelerate` when it succeeds, else :func:`pinned_stream` (``plain`` is called again)."""
+    out = accelerate(params, size, check, plain, accelerator, buffer_max)
+    if out is not None:
+        yield from out
+    else:
+        yield from pinned_stream(params, size, check, plain)
 
 
 @functools.cache

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import functools
 import io
+import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -240,11 +243,55 @@ def decode(data: bytes) -> Recipe:
 OpenBlob = Callable[[Digest], BinaryIO]
 
 
-def render(recipe: Recipe, open_blob: OpenBlob) -> Iterator[bytes]:
-    """The original bytes, as a stream of chunks."""
+AHEAD_BYTES = 32 << 20  # deflate output re-created ahead of the reader, at most (plus one stream)
+
+
+def render(recipe: Recipe, open_blob: OpenBlob, *, workers: int | None = None) -> Iterator[bytes]:
+    """The original bytes, as a stream of chunks. With ``workers`` > 1 (default: one per CPU, at
+    most 2), the file's deflate streams (its zip members) are re-created by that many threads ahead
+    of the reader, in order, up to :data:`AHEAD_BYTES` buffered; with 0 or 1 one at a time.
+    ``open_blob`` is then called from those threads."""
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1)
     if recipe.uses_engine() and recipe.engine != _deflate.ENGINE_ID:
         raise _deflate.EngineUnavailable(f"recipe needs engine {recipe.engine!r}")
+    if workers > 1 and sum(isinstance(s, Deflate) and s.check is not None for s in recipe.segments) > 1:
+        return _render_ahead(recipe.segments, open_blob, workers)
     return _render(recipe.segments, open_blob)
+
+
+def _render_ahead(segs: tuple[Segment, ...], open_blob: OpenBlob, workers: int) -> Iterator[bytes]:
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="casstore-deflate")
+    queue: deque[tuple[Segment, Future[list[bytes] | None] | None]] = deque()
+    ahead = 0
+    i = 0
+    try:
+        while True:
+            while i < len(segs) and (ahead < AHEAD_BYTES or not queue):
+                s = segs[i]
+                i += 1
+                fut = None
+                if isinstance(s, Deflate) and s.check is not None and s.size <= _deflate.ACCEL_MAX:
+                    fut = pool.submit(_deflate.accelerate, s.params, s.size, s.check,
+                                      functools.partial(_render, s.inner, open_blob))
+                    ahead += s.size
+                queue.append((s, fut))
+            if not queue:
+                return
+            s, fut = queue.popleft()
+            if fut is None:
+                yield from _render((s,), open_blob)
+                continue
+            assert isinstance(s, Deflate)
+            ahead -= s.size
+            out = fut.result()
+            if out is not None:
+                yield from out
+            else:
+                yield from _deflate.pinned_stream(s.params, s.size, s.check,
+                                                  functools.partial(_render, s.inner, open_blob))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _render(segs: Iterable[Segment], open_blob: OpenBlob) -> Iterator[bytes]:

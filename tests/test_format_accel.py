@@ -147,3 +147,48 @@ def test_put_records_checks_and_reads_back_bit_exactly(tmp_path) -> None:
         streams = _deflates(recipe.segments)
         assert len(streams) == 2 and all(s.check is not None and len(s.check) == 8 for s in streams)
         assert store.get(info.filename) == wheel
+
+
+def _member_recipe(members: list[bytes], params: Params, *, bad: int | None = None
+                   ) -> tuple[_recipe.Recipe, bytes, dict[Digest, bytes]]:
+    """A recipe of literals and deflate streams over blobs (like a wheel's), and its bytes."""
+    from casstore._digest import hash_bytes
+
+    blobs: dict[Digest, bytes] = {}
+    segs: list[_recipe.Segment] = []
+    want = b""
+    for i, data in enumerate(members):
+        d = hash_bytes(data)
+        blobs[d] = data
+        stream = pinned(params, data)
+        check = bytes(8) if i == bad else stream_check([stream])
+        segs += [_recipe.Lit(b"head%d" % i), _recipe.Deflate(params, len(stream), (_recipe.Ref(d, len(data)),), check)]
+        want += b"head%d" % i + stream
+    return _recipe.Recipe(len(want), tuple(segs)), want, blobs
+
+
+def _opener(blobs: dict[Digest, bytes]):  # type: ignore[no-untyped-def]
+    return lambda d: io.BytesIO(blobs[d])
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2, 4])
+def test_render_ahead_in_threads_keeps_the_order(workers: int) -> None:
+    members = [TEXT[i * 997:] + bytes([i]) * i for i in range(12)]
+    recipe, want, blobs = _member_recipe(members, Params(6))
+    assert b"".join(_recipe.render(recipe, _opener(blobs), workers=workers)) == want
+
+
+def test_render_ahead_fails_on_a_wrong_check() -> None:
+    recipe, _, blobs = _member_recipe([TEXT, TEXT[::-1], TEXT[5:]], Params(6), bad=1)
+    with pytest.raises(StreamMismatch):
+        b"".join(_recipe.render(recipe, _opener(blobs), workers=2))
+
+
+def test_render_ahead_closed_early_stops_its_threads() -> None:
+    import threading
+
+    recipe, _, blobs = _member_recipe([TEXT] * 6, Params(9))
+    it = _recipe.render(recipe, _opener(blobs), workers=2)
+    assert next(it) == b"head0"
+    it.close()  # type: ignore[attr-defined]
+    assert not [t for t in threading.enumerate() if t.name.startswith("casstore-deflate")]
