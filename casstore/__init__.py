@@ -21,7 +21,8 @@ from ._evict import Eligibility, Policy, eligibility
 from ._eviction import Evicted, EvictReport, ProjectReclaim
 from ._reconstruct import Rebuilder, Reconstruction, ReconstructionFailed
 from ._records import InvalidRecord
-from ._store import DEFAULT_GRACE, FORMAT_VERSION, Store, open_store
+from ._store import DEFAULT_GRACE, FORMAT_VERSION, Store
+from ._open import open_store
 
 __version__ = "0.1.0"
 

@@ -46,7 +46,8 @@ def serve(host: str, port: int, files_url: str | None, project_urls: tuple[str, 
     from ._server import serve as run
 
     store = _store()
-    click.echo(f"casstore: serving {store.root} at http://{host}:{port}/simple/", err=True)
+    where = click.get_current_context().find_root().obj.path
+    click.echo(f"casstore: serving {where} at http://{host}:{port}/simple/", err=True)
     run(store, host, port, files_url=files_url, project_files_url=_pairs(project_urls),
         access_log=not no_access_log)
 

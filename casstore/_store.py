@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import _compress, _recipe, _repair
-from ._catalog import BaseCatalog, Catalog
+from ._catalog import BaseCatalog, Catalog, open_catalog
 from ._digest import CHUNK, Digest, Hasher
 from ._errors import (
     CasstoreError,
@@ -39,7 +39,7 @@ from ._reconstruct import Rebuilder, SingleFlight
 from ._records import RecordsMixin
 from ._split import NotSplittable, Splitter
 
-__all__ = ["Store", "open_store", "FORMAT_VERSION", "DEFAULT_GRACE"]
+__all__ = ["Store", "FORMAT_VERSION", "DEFAULT_GRACE"]
 
 FORMAT_VERSION = 2  # 1: every file one blob; 2: files may be recipes (docs/format.md)
 MEMBER_LEVEL = 9  # zstd level for decompressed archive members (measured in docs/format.md)
@@ -69,7 +69,8 @@ def _check_magic(name: DistName, head: bytes) -> None:
 
 
 class Store(RecordsMixin, EvictionMixin):
-    """A casstore store. Open one with :meth:`open` (a directory) or :meth:`memory`."""
+    """A casstore store. Open one with :func:`casstore.open_store` (a directory, ``s3://`` with a
+    catalog URL, or ``memory://``), :meth:`directory` or :meth:`memory`."""
 
     def __init__(self, objects: ObjectStore, catalog: BaseCatalog, *, clock: Callable[[], float] = time.time,
                  level: int = _compress.DEFAULT_LEVEL, root: Path | None = None, tier: str = "compact",
@@ -94,8 +95,10 @@ class Store(RecordsMixin, EvictionMixin):
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def directory(cls, path: str | os.PathLike[str], *, create: bool = True, **kw: object) -> Store:
-        """Open (or create) the embedded default: a directory with objects and an SQLite catalog."""
+    def directory(cls, path: str | os.PathLike[str], *, create: bool = True,
+                  catalog: str | os.PathLike[str] | None = None, **kw: object) -> Store:
+        """Open (or create) the embedded default: a directory with objects and an SQLite catalog
+        (``catalog``: another catalog URL for the same objects, e.g. PostgreSQL on a shared volume)."""
         root = Path(path)
         marker = root / _MARKER
         if marker.exists():
@@ -118,6 +121,8 @@ class Store(RecordsMixin, EvictionMixin):
         else:
             root.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(marker, json.dumps({"format": FORMAT_VERSION}).encode() + b"\n")
+        if catalog is not None:
+            return cls(DiskObjects(root), open_catalog(catalog), root=root, **kw)  # type: ignore[arg-type]
         catalog = root / "catalog.sqlite"
         if marker.exists() and not catalog.exists() and any((root / "objects").glob("*/*")):
             # A fresh empty catalog would make every blob garbage: refuse, and say how to rebuild it.
@@ -158,7 +163,10 @@ class Store(RecordsMixin, EvictionMixin):
         except BaseException:
             writer.abort()
             raise
-        stored = comp.written if new else self.objects.stat(digest).size
+        try:
+            stored = comp.written if new else self.objects.stat(digest).size
+        except NotFound:  # the existing copy was just collected by a concurrent gc
+            raise _BlobVanished(digest) from None
         return _Written(digest, hasher.sha256(), hasher.size, stored, new)
 
     def open_blob(self, digest: Digest, name: str | None = None) -> io.BufferedReader:
@@ -437,7 +445,10 @@ class Store(RecordsMixin, EvictionMixin):
                 continue
             with self.catalog.write():
                 # Re-check under the write lock: a put that claimed the blob has committed by now.
-                if self.catalog.is_referenced(key.hex) or self.objects.stat(key).mtime > cutoff:
+                try:
+                    if self.catalog.is_referenced(key.hex) or self.objects.stat(key).mtime > cutoff:
+                        continue
+                except NotFound:  # another gc took it first
                     continue
                 self.objects.delete(key)
                 self.catalog.delete_blob_row(key.hex)
@@ -512,11 +523,6 @@ class Store(RecordsMixin, EvictionMixin):
             )
         )
         return Stats(totals["files"], totals["sdists"], totals["wheels"], totals["raw"], totals["stored"], projects)
-
-
-def open_store(path: str | os.PathLike[str], *, create: bool = True) -> Store:
-    """Open the store at ``path`` (a directory; created when missing and ``create`` is true)."""
-    return Store.directory(path, create=create)
 
 
 class _BlobSink:

@@ -23,9 +23,10 @@ from rich.table import Table
 from . import _human, _pypi
 from ._errors import CasstoreError
 from ._model import FileInfo
+from ._open import open_store
 from ._store import DEFAULT_GRACE, Store
 
-__all__ = ["main", "cli", "pass_store", "DEFAULT_STORE"]
+__all__ = ["DEFAULT_STORE", "cli", "main", "pass_store"]
 
 DEFAULT_STORE = "casstore-store"
 _DIST_SUFFIXES = (".whl", ".tar.gz", ".zip")
@@ -35,16 +36,25 @@ out = Console()
 
 
 class _Ctx:
-    def __init__(self, path: str, sources: Sequence[str] = (), rebuilder: str = "auto") -> None:
+    def __init__(self, path: str, sources: Sequence[str] = (), rebuilder: str = "auto",
+                 catalog: str | None = None) -> None:
         self.path = path
+        self.catalog = catalog
         self.sources = tuple(sources)
         self.rebuilder = rebuilder
         self._store: Store | None = None
 
+    @property
+    def directory(self) -> Path | None:
+        """The store's directory when it is one (not memory:// or s3://)."""
+        if "://" not in self.path:
+            return Path(self.path)
+        return Path(self.path[len("file://"):]) if self.path.startswith("file://") else None
+
     def store(self, create: bool = False) -> Store:
         if self._store is None:
-            self._store = Store.directory(self.path, create=create, sources=self.sources,
-                                          rebuilder=_load_rebuilder(self.rebuilder, Path(self.path)))
+            self._store = open_store(self.path, catalog=self.catalog, create=create, sources=self.sources,
+                                     rebuilder=_load_rebuilder(self.rebuilder, self.directory))
         return self._store
 
     def close(self) -> None:
@@ -97,7 +107,11 @@ def _progress() -> Progress:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--store", "store_path", envvar="CASSTORE_STORE", default=DEFAULT_STORE, show_default=True,
-              help="Store directory (env CASSTORE_STORE).")
+              help="Store directory, or s3://BUCKET/PREFIX?endpoint=URL (with --catalog), or memory:// "
+                   "(env CASSTORE_STORE).")
+@click.option("--catalog", envvar="CASSTORE_CATALOG", default=None,
+              help="Catalog URL: postgresql://USER@HOST:PORT/DB or a SQLite file path; default: the store "
+                   "directory's catalog.sqlite (env CASSTORE_CATALOG).")
 @click.option("--source", "sources", multiple=True, envvar="CASSTORE_SOURCES",
               help="Secondary cache (simple-index URL) tried first for evicted wheels; repeatable "
                    "(env CASSTORE_SOURCES, space-separated).")
@@ -106,9 +120,9 @@ def _progress() -> Progress:
                    "'auto' (the first installed) or 'none'.")
 @click.version_option(package_name="casstore")
 @click.pass_context
-def cli(ctx: click.Context, store_path: str, sources: tuple[str, ...], rebuilder: str) -> None:
+def cli(ctx: click.Context, store_path: str, catalog: str | None, sources: tuple[str, ...], rebuilder: str) -> None:
     """casstore: a content-addressed, verified store for Python sdists and wheels."""
-    ctx.obj = _Ctx(store_path, sources, rebuilder)
+    ctx.obj = _Ctx(store_path, sources, rebuilder, catalog)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -221,7 +235,8 @@ def fsck(ctx: _Ctx, as_json: bool, repair: bool, mirrors: tuple[str, ...]) -> No
 
     recovered = None
     if repair:
-        recovered = _repair.recover_if_needed(Path(ctx.path))
+        if ctx.directory is not None and ctx.catalog is None:  # the embedded catalog.sqlite can be re-derived here
+            recovered = _repair.recover_if_needed(ctx.directory)
         if recovered is not None and not as_json:
             click.echo(f"catalog rebuilt from the blobs: {recovered.files} files ({recovered.evicted} evicted), "
                        f"{recovered.rebuild_records} rebuild records, {recovered.recovered_pins} blobs pinned "
@@ -358,7 +373,7 @@ def demo(ctx: _Ctx, cache: str, store_only: bool) -> None:
             ep.load()(store, lambda msg: out.print(msg, highlight=False, markup=False), Path(cache))
 
 
-def _load_rebuilder(name: str, root: Path) -> Any:
+def _load_rebuilder(name: str, root: Path | None) -> Any:
     """A rebuilder from the ``casstore.rebuilders`` entry points: a factory called with the store root.
     This is how the application wires the verifier in; casstore never imports it."""
     if name == "none":
@@ -407,8 +422,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     return 0
 
 
-from ._cli_index import register as _register_index  # noqa: E402  (serve, export-index, mirror, fetch)
-from ._cli_evict import register as _register_evict  # noqa: E402  (evict, reclaimable, reconstruct)
+from ._cli_evict import register as _register_evict
+from ._cli_index import register as _register_index
 
 _register_index(cli)
 _register_evict(cli)
