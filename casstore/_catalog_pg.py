@@ -5,10 +5,15 @@ Same tables, columns, version numbers and migrations as the SQLite catalog; text
 ``"C"`` collation so that every ``ORDER BY`` sorts as SQLite does (by bytes), whatever the server's
 locale.
 
+The tables live in the connection's current schema (the first of ``search_path``, ``public`` by
+default; ``?options=-csearch_path%3DNAME`` in the URL picks another), so one database can hold
+several catalogs.
+
 Transactions: the connection runs in autocommit, so a read is one statement and sees every committed
-write. :meth:`PostgresCatalog.write` opens a transaction and takes ``pg_advisory_xact_lock`` first:
-one writer at a time across every process and host, as SQLite's ``BEGIN IMMEDIATE`` gives on one
-host, which the store's gc relies on ("re-check under the write lock"). A statement that changes
+write. :meth:`PostgresCatalog.write` opens a transaction and takes ``pg_advisory_xact_lock`` first
+(keyed by the schema): one writer at a time across every process and host, as SQLite's
+``BEGIN IMMEDIATE`` gives on one host, which the store's gc relies on ("re-check under the write
+lock"). A statement that changes
 rows outside ``write()`` runs in a write transaction of its own. Each committed write that changed
 something also bumps ``meta.changes``: the change token the index server polls.
 """
@@ -20,6 +25,7 @@ import functools
 import random
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -32,7 +38,7 @@ from ._catalog import BaseCatalog, CatalogUnavailable
 
 __all__ = ["WRITE_LOCK", "PostgresCatalog"]
 
-WRITE_LOCK = 0x636173_73746F7265 & 0x7FFF_FFFF_FFFF_FFFF  # "casstore": the advisory lock of write()
+WRITE_LOCK = 0x63617373  # "cass": the first key of write()'s advisory lock; the second names the schema
 _TEXT = 'TEXT COLLATE "C"'
 _RETRIED = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
 _ATTEMPTS = 20
@@ -66,6 +72,10 @@ class PostgresCatalog(BaseCatalog):
         self._watch_lock = threading.Lock()
         self._conn = self._connect()
         try:
+            schema = self._retrying(lambda: self._conn.execute("SELECT current_schema() s").fetchone())["s"]
+            if schema is None:
+                raise CatalogUnavailable(self.where, "no schema to create the catalog in (check search_path)")
+            self._lock_key = (WRITE_LOCK, _int4(zlib.crc32(schema.encode())))
             self._migrate()
         except BaseException:
             self._conn.close()
@@ -162,7 +172,7 @@ class PostgresCatalog(BaseCatalog):
     def _begin(self, stack: contextlib.ExitStack) -> None:
         stack.enter_context(self._conn.transaction())
         try:
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+            self._conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", self._lock_key)
         except BaseException:
             stack.close()  # rolls the transaction back before _retrying tries again
             raise
@@ -251,6 +261,10 @@ class PostgresCatalog(BaseCatalog):
             f"ALTER TABLE files ADD COLUMN IF NOT EXISTS recipe_digest {t}",
             f"ALTER TABLE files ADD COLUMN IF NOT EXISTS unrecoverable {t}",
         )
+
+
+def _int4(n: int) -> int:
+    return n - (1 << 32) if n >= 1 << 31 else n
 
 
 def _reason(e: psycopg.Error) -> str:

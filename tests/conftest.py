@@ -15,17 +15,22 @@ import pytest
 
 from casstore import Store
 
+from ._postgres import postgres_server, postgres_store
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("CASSTORE_TEST_CACHE", ROOT / ".cache" / "tests"))
 
 
-@pytest.fixture(params=["disk", "memory", "s3"])
+@pytest.fixture(params=["disk", "memory", "s3", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    """The contract: every test using this runs against the disk, memory and S3 stores."""
+    """The contract: every test using this runs against the disk, memory and S3 stores, and blobs on disk
+    with the catalog on PostgreSQL."""
     if request.param == "disk":
         s = Store.directory(tmp_path / "store")
     elif request.param == "memory":
         s = Store.memory()
+    elif request.param == "postgres":  # blobs on disk, the catalog on PostgreSQL (a fresh schema)
+        s = postgres_store(tmp_path / "store", request.getfixturevalue("postgres_url"))
     else:  # blobs on S3 under a fresh prefix, the catalog in SQLite
         from casstore._catalog import Catalog
         from casstore._s3 import S3Objects
@@ -34,6 +39,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
                   Catalog.open(tmp_path / "catalog.sqlite"))
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server: $CASSTORE_TEST_PG when set, else one started by .ci/services/postgres."""
+    yield from postgres_server()
 
 
 @pytest.fixture(scope="session")
