@@ -137,9 +137,12 @@ def read_wheel_metadata(store: Store, info: FileInfo) -> bytes | None:
 
 def _read_metadata(spool: BinaryIO, filename: str) -> bytes | None:
     with zipfile.ZipFile(spool) as zf:
-        member = _metadata_member(zf.namelist(), filename)
+        names = zf.namelist()
+        member = _metadata_member(names, filename)
         if member is None:
             return None
+        if names.count(member) > 1:  # which one would an installer read? (PyPI refuses such wheels)
+            raise zipfile.BadZipFile(f"duplicate member {member!r}")
         zi = zf.getinfo(member)
         if zi.file_size > MAX_METADATA:
             return None
