@@ -79,6 +79,10 @@ class BaseCatalog(abc.ABC):
         """Run one statement that changes rows (``?`` placeholders); its own transaction if none is open."""
 
     @abc.abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for each of ``rows`` (sent together where the engine can), in one transaction."""
+
+    @abc.abstractmethod
     def change_token(self) -> object:
         """A value that differs after any process commits a change; cheap, and never waits for a writer."""
 
@@ -135,6 +139,16 @@ class BaseCatalog(abc.ABC):
             "INSERT INTO blobs(digest, size, stored_size, added) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [digest, size, stored_size, time.time()],
         )
+
+    def attach(self, owner: str, blobs: Sequence[tuple[str, int, int]]) -> None:
+        """Record blobs (digest, size, stored size) and make ``owner`` hold every one of them."""
+        now = time.time()
+        self.executemany(
+            "INSERT INTO blobs(digest, size, stored_size, added) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(d, size, stored, now) for d, size, stored in blobs],
+        )
+        self.executemany("INSERT INTO refs(owner, blob) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                         [(owner, d) for d, _, _ in blobs])
 
     def add_ref(self, owner: str, blob: str) -> None:
         self.execute("INSERT INTO refs(owner, blob) VALUES (?, ?) ON CONFLICT DO NOTHING", [owner, blob])
@@ -377,6 +391,10 @@ class Catalog(BaseCatalog):
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         with self._lock:
             return self._retrying(lambda: self.db.execute(sql, params))  # type: ignore[no-any-return]
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.write():
+            self.db.conn.executemany(sql, rows)
 
     # -- schema -------------------------------------------------------------------------------
 

@@ -193,6 +193,12 @@ class PostgresCatalog(BaseCatalog):
             cursor: psycopg.Cursor[Any] = self._in_transaction(lambda: self._conn.execute(text, args))
             return cursor
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        text = _pg_sql(sql)
+        with self.write():
+            self._dirty = True
+            self._in_transaction(lambda: self._conn.cursor().executemany(text, rows))  # pipelined by psycopg
+
     def _in_transaction(self, fn: Callable[[], Any]) -> Any:
         try:
             return fn()

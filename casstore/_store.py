@@ -302,9 +302,7 @@ class Store(RecordsMixin, EvictionMixin):
                                   "stored_size": stored})
 
     def _attach(self, filename: str, sink: _BlobSink) -> None:
-        for d, (bsize, bstored) in sink.blobs.items():
-            self.catalog.add_blob(d.hex, bsize, bstored)
-            self.catalog.add_ref(_file_owner(filename), d.hex)
+        self.catalog.attach(_file_owner(filename), [(d.hex, size, st) for d, (size, st) in sink.blobs.items()])
 
     @contextlib.contextmanager
     def _spool(self) -> Iterator[BinaryIO]:
