@@ -15,7 +15,9 @@ import struct
 import tarfile
 import tempfile
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
@@ -31,6 +33,7 @@ INLINE_MAX = 64  # member data up to this size stays in the manifest
 LIT_MAX = 64 * 1024  # literal runs above this size become blobs (keeps manifests small)
 _MAX_CD = 64 << 20
 _STEP = 32 * 1024
+PROBE_AHEAD = 4  # members probed ahead of the one being stored (see Splitter._probes)
 _MAX_TAR_MEMBERS = 200_000
 # Decompression is bounded by what was stored: a stream that inflates to more than this ratio of its
 # compressed size (plus a slack for small ones) is kept as it is, so a bomb costs no more work, disk
@@ -146,6 +149,40 @@ class _Comparer:
         return self.ok and not self._buf and next(self._orig, b"") == b""
 
 
+def _first_match(candidates: Iterable[_deflate.Params], original: Callable[[], Iterator[bytes]],
+                 plain: Callable[[], Iterable[bytes]]) -> _deflate.Params | None:
+    for params in candidates:
+        if _try_params(params, plain(), original()):
+            return params
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Probe:
+    digest: Digest  # of the decompressed member
+    size: int
+    limit: int
+    params: _deflate.Params | None  # None: the pinned engine does not re-create the stream
+
+
+def _probe(fd: int, start: int, end: int, candidates: list[_deflate.Params]) -> _Probe | None:
+    """Decompress the deflate stream at [start, end) and find the candidate the pinned engine
+    re-creates it with. None when it is not a well-formed stream of that extent. Pure: runs in
+    worker threads."""
+    limit = inflate_limit(end - start)
+    try:
+        h = blake3.blake3()
+        size = 0
+        for chunk in _inflate(_pread_chunks(fd, start, end), limit):
+            h.update(chunk)
+            size += len(chunk)
+    except NotSplittable:
+        return None
+    params = _first_match(candidates, lambda: _pread_chunks(fd, start, end),
+                          lambda: _inflate(_pread_chunks(fd, start, end), limit))
+    return _Probe(Digest(h.hexdigest()), size, limit, params)
+
+
 def _try_params(params: _deflate.Params, plain: Iterable[bytes], original: Iterator[bytes]) -> bool:
     cmp = _Comparer(original)
     d = _deflate.Deflater(params)
@@ -163,8 +200,12 @@ def _try_params(params: _deflate.Params, plain: Iterable[bytes], original: Itera
 class Splitter:
     """Split one spooled file. ``recreate`` enables re-creating deflate streams (the compact tier)."""
 
-    def __init__(self, sink: Sink, *, recreate: bool = True, tmp_dir: str | None = None) -> None:
+    def __init__(self, sink: Sink, *, recreate: bool = True, tmp_dir: str | None = None,
+                 workers: int | None = None) -> None:
+        """``workers``: threads that look for the deflate parameters of a wheel's members ahead of
+        the one being stored (default: one per CPU, at most 2; 1 = everything in order, here)."""
         self.sink = sink
+        self.workers = min(2, os.cpu_count() or 1) if workers is None else workers
         self.recreate = recreate and _deflate.engine_available()
         self.tmp_dir = tmp_dir
         self._preferred: list[_deflate.Params] = []
@@ -183,43 +224,43 @@ class Splitter:
 
     def _recreate(self, original: Callable[[], Iterator[bytes]],
                   plain: Callable[[], Iterable[bytes]]) -> _deflate.Params | None:
-        for params in self._candidates():
-            if _try_params(params, plain(), original()):
-                if params in self._preferred:
-                    self._preferred.remove(params)
-                self._preferred.insert(0, params)
-                return params
-        self._misses += 1
-        return None
+        params = _first_match(self._candidates(), original, plain)
+        self._learn(params)
+        return params
 
-    def _member(self, fd: int, start: int, end: int, method: int) -> Segment:
-        """One zip member's data at [start, end) of the spool."""
+    def _learn(self, params: _deflate.Params | None) -> None:
+        if params is None:
+            self._misses += 1
+            return
+        if params in self._preferred:
+            self._preferred.remove(params)
+        self._preferred.insert(0, params)
+
+    def _wants_probe(self, start: int, end: int, method: int) -> bool:
+        return end - start > INLINE_MAX and method == 8 and self.recreate
+
+    def _member(self, fd: int, start: int, end: int, method: int, probe: _Probe | None = None) -> Segment:
+        """One zip member's data at [start, end) of the spool; ``probe`` is what :func:`_probe`
+        found for it (computed here when not given)."""
         self.stats["members"] += 1
         if end - start <= INLINE_MAX:
             return Lit(os.pread(fd, end - start, start))
-        if method == 8 and self.recreate:
-            limit = inflate_limit(end - start)
-            try:
-                h = blake3.blake3()
-                size = 0
-                for chunk in _inflate(_pread_chunks(fd, start, end), limit):
-                    h.update(chunk)
-                    size += len(chunk)
-            except NotSplittable:
-                pass
-            else:
-                params = self._recreate(lambda: _pread_chunks(fd, start, end),
-                                        lambda: _inflate(_pread_chunks(fd, start, end), limit))
-                if params is not None:
-                    self.stats["recreated"] += 1
-                    inner: Segment
-                    if size <= INLINE_MAX:
-                        inner = Lit(b"".join(_inflate(_pread_chunks(fd, start, end), limit)))
-                    else:
-                        inner = self.sink.store(lambda: _inflate(_pread_chunks(fd, start, end), limit),
-                                                Digest(h.hexdigest()), size, True)
-                    check = _deflate.stream_check(_pread_chunks(fd, start, end))
-                    return Deflate(params, end - start, (inner,), check)
+        if self._wants_probe(start, end, method):
+            if probe is None:
+                probe = _probe(fd, start, end, self._candidates())
+            if probe is not None:
+                self._learn(probe.params)
+            if probe is not None and probe.params is not None:
+                self.stats["recreated"] += 1
+                limit = probe.limit
+                inner: Segment
+                if probe.size <= INLINE_MAX:
+                    inner = Lit(b"".join(_inflate(_pread_chunks(fd, start, end), limit)))
+                else:
+                    inner = self.sink.store(lambda: _inflate(_pread_chunks(fd, start, end), limit),
+                                            probe.digest, probe.size, True)
+                check = _deflate.stream_check(_pread_chunks(fd, start, end))
+                return Deflate(probe.params, end - start, (inner,), check)
         self.stats["raw"] += 1
         return self.sink.store(lambda: _pread_chunks(fd, start, end), _hash_range(fd, start, end), end - start,
                                method == 0)
@@ -236,7 +277,7 @@ class Splitter:
     def split_zip(self, f: BinaryIO, size: int) -> tuple[Segment, ...]:
         fd = f.fileno()
         entries = _zip_entries(fd, size)
-        segs: list[Segment] = []
+        members: list[tuple[int, int, int, int]] = []  # (gap start, data start, data end, method)
         pos = 0
         for lho, csize, method in sorted(set(entries)):
             if lho < pos:
@@ -249,12 +290,39 @@ class Splitter:
             end = start + csize
             if end > size:
                 raise NotSplittable("member data past the end of the file")
-            segs.append(self._gap(fd, pos, start))
-            if csize:
-                segs.append(self._member(fd, start, end, method))
+            members.append((pos, start, end, method))
             pos = end
+        probes = self._probes(fd, [(s, e, m) for _, s, e, m in members if e > s])
+        segs: list[Segment] = []
+        for gap, start, end, method in members:
+            segs.append(self._gap(fd, gap, start))
+            if end > start:
+                segs.append(self._member(fd, start, end, method, next(probes)))
         segs.append(self._gap(fd, pos, size))
         return _checked(coalesce(segs), size)
+
+    def _probes(self, fd: int, members: list[tuple[int, int, int]]) -> Iterator[_Probe | None]:
+        """:func:`_probe` of each member, in order, run by ``workers`` threads up to PROBE_AHEAD
+        members ahead (the pinned engine releases the GIL, so the cores share the work). Member i's
+        candidates are taken after members up to i - PROBE_AHEAD were learnt from: the params chosen
+        do not depend on timing."""
+        if self.workers <= 1 or sum(self._wants_probe(*m) for m in members) < 2:
+            for m in members:
+                yield None  # _member probes itself, in order
+            return
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="casstore-split")
+        futures: deque[Future[_Probe | None] | None] = deque()
+        try:
+            for i in range(len(members) + PROBE_AHEAD):
+                if i < len(members):
+                    start, end, method = members[i]
+                    wanted = self._wants_probe(start, end, method)
+                    futures.append(pool.submit(_probe, fd, start, end, self._candidates()) if wanted else None)
+                if i >= PROBE_AHEAD:
+                    fut = futures.popleft()
+                    yield fut.result() if fut is not None else None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # -- gzip + tar ----------------------------------------------------------------------------
 
