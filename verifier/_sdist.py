@@ -20,25 +20,30 @@ MAX_HEADERS = 64 << 20  # bytes of names, link targets and pax records kept whil
 DEFAULT_REQUIRES = ["setuptools>=40.8.0"]  # PEP 517's fallback when pyproject.toml says nothing
 
 
-def _inside(sdist: Path, what: str, path: str, links: set[str]) -> None:
+def _inside(sdist: Path, what: str, path: str, links: set[str], *, to_link: bool = False) -> None:
     """Walk ``path`` (relative to the destination) component by component without touching the disk:
-    it must stay inside and never pass through a symlink of the archive (whose target could move it)."""
+    it must stay inside and never pass through a symlink of the archive (whose target could move it
+    anywhere); ``to_link``: it may end at one (a link to a link, each checked on its own)."""
     parts: list[str] = []
     for part in PurePosixPath(path).parts:
+        if part == ".":
+            continue
+        if parts and "/".join(parts) in links:
+            raise InvalidSdist(str(sdist), f"{what} passes through the symlink {'/'.join(parts)!r}")
         if part == "..":
             if not parts:
                 raise InvalidSdist(str(sdist), f"{what} escapes the destination")
             parts.pop()
-        elif part != ".":
-            if "/".join(parts) in links:
-                raise InvalidSdist(str(sdist), f"{what} passes through the symlink {'/'.join(parts)!r}")
+        else:
             parts.append(part)
+    if not to_link and parts and "/".join(parts) in links:
+        raise InvalidSdist(str(sdist), f"{what} passes through the symlink {'/'.join(parts)!r}")
 
 
 def _check_members(sdist: Path, entries: list[tuple[str, str, str]]) -> None:
     """Refuse what could write outside the destination or is ambiguous, before anything is written.
 
-    ``entries`` are (name, kind, link target) with kind "file", "dir", "symlink" or "hardlink". The
+    ``entries`` are (name, kind, link target), kind "file", "dir", "symlink", "hardlink" or "special". The
     checks are lexical and strict (no member below a symlink, no link leading outside or through a
     symlink, no duplicates), so they do not depend on tarfile's ``data`` filter, which still runs."""
     links = {n for n, kind, _ in entries if kind == "symlink"}
@@ -59,11 +64,14 @@ def _check_members(sdist: Path, entries: list[tuple[str, str, str]]) -> None:
         if kind == "symlink":
             if not target or PurePosixPath(target).is_absolute():
                 raise InvalidSdist(str(sdist), f"symlink {name!r} -> {target!r} escapes the destination")
-            _inside(sdist, f"symlink {name!r} -> {target!r}", str(PurePosixPath(norm).parent / target), links)
+            _inside(sdist, f"symlink {name!r} -> {target!r}", f"{PurePosixPath(norm).parent}/{target}", links,
+                    to_link=True)
         elif kind == "hardlink":
             if not target or PurePosixPath(target).is_absolute():
                 raise InvalidSdist(str(sdist), f"hard link {name!r} -> {target!r} escapes the destination")
-            _inside(sdist, f"hard link {name!r} -> {target!r}", target, links)
+            _inside(sdist, f"hard link {name!r} -> {target!r}", target, links, to_link=True)
+        elif kind == "special":
+            raise InvalidSdist(str(sdist), f"member {name!r} is a device or fifo")
 
 
 def _tar_members(sdist: Path, tf: tarfile.TarFile) -> list[tarfile.TarInfo]:
@@ -81,7 +89,11 @@ def _tar_members(sdist: Path, tf: tarfile.TarFile) -> list[tarfile.TarInfo]:
 
 
 def _kind(m: tarfile.TarInfo) -> str:
-    return "symlink" if m.issym() else "hardlink" if m.islnk() else "dir" if m.isdir() else "file"
+    if m.issym():
+        return "symlink"
+    if m.islnk():
+        return "hardlink"
+    return "dir" if m.isdir() else "file" if m.isreg() else "special"
 
 
 def extract_sdist(sdist: Path, dest: Path) -> Path:
@@ -156,6 +168,6 @@ def sdist_epoch(sdist: Path) -> int:
             with zipfile.ZipFile(sdist) as zf:
                 return max(calendar.timegm(zi.date_time + (0, 0, 0)) for zi in zf.infolist())
         with tarfile.open(sdist, tarinfo=BoundedTarInfo) as tf:
-            return int(max(m.mtime for m in members(tf, MAX_MEMBERS)))
+            return int(max(m.mtime for m in _tar_members(sdist, tf)))
     except ARCHIVE_ERRORS as e:
         raise InvalidSdist(str(sdist), str(e)) from e
