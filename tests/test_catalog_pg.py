@@ -325,3 +325,37 @@ def test_stats_and_listings_sort_as_sqlite_does(pg_store: Store, tmp_path: Path)
         assert abs(pg.stored_bytes - sq.stored_bytes) < 100
     finally:
         lite.close()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_the_index_server_sees_a_put_by_another_process(engine: str, tmp_path: Path,
+                                                        request: pytest.FixtureRequest) -> None:
+    import warnings
+
+    from casstore._server import make_app
+    with warnings.catch_warnings():  # as in test_server: starlette's test client over httpx
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    root = tmp_path / "store"
+    if engine == "sqlite":
+        def opened() -> Store:
+            return Store.directory(root)
+    else:
+        url = fresh_catalog_url(request.getfixturevalue("postgres_url"))
+        root.mkdir()
+
+        def opened() -> Store:
+            return Store(DiskObjects(root), PostgresCatalog.open(url), root=root)
+    served, other = opened(), opened()  # two catalogs, two connections: as two processes have
+    try:
+        fn, data = make_wheel("demo", "1.0")
+        served.put(io.BytesIO(data), fn)
+        with TestClient(make_app(served)) as client:
+            assert [f["filename"] for f in client.get("/simple/demo/?format=json").json()["files"]] == [fn]
+            fn2, data2 = make_wheel("demo", "2.0")
+            other.put(io.BytesIO(data2), fn2)  # the served store's page cache must not hide it
+            assert [f["filename"] for f in client.get("/simple/demo/?format=json").json()["files"]] == [fn, fn2]
+    finally:
+        served.close()
+        other.close()
