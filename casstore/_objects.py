@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import fcntl
 import io
 import os
 import shutil
@@ -70,7 +71,15 @@ class ObjectStore(Protocol):
 class _DiskWriter:
     def __init__(self, store: DiskObjects) -> None:
         self._store = store
-        fd, name = tempfile.mkstemp(prefix="obj-", dir=store.tmp)
+        batch_dir = getattr(store._local, "batch_dir", None)
+        while True:
+            fd, name = tempfile.mkstemp(prefix="obj-", dir=batch_dir or store.tmp)
+            if batch_dir is not None:
+                break  # the batch holds the lock of its directory
+            fcntl.flock(fd, fcntl.LOCK_EX)  # in use: gc's temp cleaning skips it whatever its grace
+            if os.fstat(fd).st_nlink:
+                break
+            os.close(fd)  # a gc removed it before we held the lock: take another
         self._path = Path(name)
         self._file = os.fdopen(fd, "wb")
         self._done = False
@@ -83,10 +92,10 @@ class _DiskWriter:
         pending = self._store._pending()
         if pending is None:
             os.fsync(self._file.fileno())
-        self._file.close()
         dest = self._store.path(key)
         self._done = True
         if dest.exists() or (pending is not None and key in pending):
+            self._file.close()
             self._path.unlink()
             with contextlib.suppress(FileNotFoundError):
                 os.utime(dest)
@@ -94,7 +103,14 @@ class _DiskWriter:
         os.chmod(self._path, 0o444)
         if pending is not None:  # made durable and visible together when the batch ends
             pending[key] = self._path
+            self._file.close()
             return True
+        try:
+            return self._link(dest)
+        finally:
+            self._file.close()
+
+    def _link(self, dest: Path) -> bool:
         dest.parent.mkdir(exist_ok=True)
         # link() fails if dest appeared meanwhile: two writers never overwrite each other.
         try:
@@ -137,8 +153,10 @@ class DiskObjects:
         if self._pending() is not None:
             yield
             return
+        batch_dir, lock_fd = locked_temp_dir(self.tmp, "batch-")  # first: if it fails, no state is left
         pending: dict[Digest, Path] = {}
         self._local.pending = pending
+        self._local.batch_dir = batch_dir
         try:
             yield
             self._local.pending = None
@@ -154,9 +172,9 @@ class DiskObjects:
                 _syncfs(self.objects)
         finally:
             self._local.pending = None
-            for tmp in pending.values():
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
+            self._local.batch_dir = None
+            shutil.rmtree(batch_dir, ignore_errors=True)
+            os.close(lock_fd)
 
     def path(self, key: Digest) -> Path:
         return self.objects / key.hex[:2] / key.hex
@@ -210,16 +228,53 @@ class DiskObjects:
         removed = 0
         for entry in self.tmp.iterdir():
             with contextlib.suppress(FileNotFoundError):
-                if entry.lstat().st_mtime < older_than:
-                    if entry.is_dir() and not entry.is_symlink():
-                        shutil.rmtree(entry)  # a scratch directory (reconstruction) left by a crash
-                    else:
-                        entry.unlink()
+                if entry.lstat().st_mtime < older_than and _remove_unless_in_use(entry):
                     removed += 1
         return removed
 
     def describe(self, key: Digest) -> str:
         return str(self.path(key))
+
+
+def locked_temp_dir(parent: Path, prefix: str) -> tuple[Path, int]:
+    """A new directory under ``parent`` and the descriptor holding its ``flock`` (close it to release):
+    gc's temp cleaning leaves it alone while it is held, whatever the grace period."""
+    while True:
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            continue  # a gc removed it before we could lock it: take another
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return path, fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # a gc removed it before we held the lock: take another
+
+
+def _remove_unless_in_use(entry: Path) -> bool:
+    """Remove a temp file or scratch directory unless a process holds its ``flock`` (it is being
+    written). The lock is held while removing, so its creator, locking it, finds it gone and retries."""
+    try:
+        fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:  # a symlink or unreadable: not ours to lock, remove it as before
+        fd = -1
+    try:
+        if fd >= 0:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)  # a scratch directory (reconstruction, batch) left by a crash
+        else:
+            entry.unlink()
+        return True
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def _syncfs(directory: Path) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._digest import Digest, Hasher
 from ._errors import CasstoreError
+from ._objects import locked_temp_dir
 
 if TYPE_CHECKING:
     from ._model import FileInfo
@@ -122,5 +125,17 @@ def obtain(store: Store, info: FileInfo, recipe_record: Mapping[str, Any] | None
     return path, "rebuilt"
 
 
-def scratch(base: Path | None) -> tempfile.TemporaryDirectory[str]:
-    return tempfile.TemporaryDirectory(prefix="reconstruct-", dir=base)
+@contextlib.contextmanager
+def scratch(base: Path | None) -> Iterator[str]:
+    """A throw-away directory for one reconstruction; below a store's tmp/ it is locked while in use,
+    so a concurrent gc (whatever its grace) does not remove it."""
+    if base is None:
+        with tempfile.TemporaryDirectory(prefix="reconstruct-") as d:
+            yield d
+        return
+    path, fd = locked_temp_dir(Path(base), "reconstruct-")
+    try:
+        yield str(path)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        os.close(fd)

@@ -265,7 +265,8 @@ class Store(RecordsMixin, EvictionMixin):
                     sink.add(*_repair.write_record(self, {**again, "layout": layout, "manifest": manifest,
                                                                     "state": "present"}))
                 return self._revive(again, sink, layout, manifest)
-            if again is not None:
+            if again is not None:  # a concurrent put of the same file won: our record is nobody's
+                self.objects.delete(record[0])
                 return self._same_or_conflict(again, digest)
             self._attach(name.filename, sink)
             row["stored_size"] = sum(st for _, st in sink.blobs.values())
