@@ -117,11 +117,13 @@ def rebuild(
     memory: int | None = DEFAULT_MEMORY,
     smoke: bool = True,
     sysroots: Path | None = None,
+    python: str | None = None,
 ) -> tuple[Recipe, BuildResult]:
     """Build one wheel of `sdist` for `target` (by `recipe`, or a fresh one pinned now)."""
     workdir = workdir.absolute()
     path = _resolve_sdist(sdist, store, workdir)
-    recipe = recipe or make_recipe(path, target, wheelhouse=wheelhouse, workdir=workdir, sysroots=sysroots)
+    recipe = recipe or make_recipe(path, target, wheelhouse=wheelhouse, workdir=workdir, sysroots=sysroots,
+                                   python=python)
     res = build_once(path, recipe, variation, workdir=workdir, wheelhouse=wheelhouse, zig_cache=zig_cache,
                      sandbox=sandbox, timeout=timeout, memory=memory, smoke=smoke, sysroots=sysroots)
     return recipe, res
@@ -173,11 +175,13 @@ def verify(
     progress: Callable[[str], None] | None = None,
     clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
     sysroots: Path | None = None,
+    python: str | None = None,
 ) -> list[VerificationRecord]:
     """Build `sdist` `builds` times per target under varied conditions and grade each target.
 
     `published` maps a target to the wheel the index published for it; `stored_digests` maps a target to
-    the digest of the wheel already on record for this recipe. Returns one record per target."""
+    the digest of the wheel already on record for this recipe. `python` is the CPython version to build for
+    (default: the host's; `verifier.PYTHONS` lists the others). Returns one record per target."""
     workdir = workdir.absolute()
     say = progress or (lambda _msg: None)
     path = _resolve_sdist(sdist, store, workdir)
@@ -190,7 +194,7 @@ def verify(
         if tdir.exists():
             shutil.rmtree(tdir)
         tdir.mkdir(parents=True)
-        recipe = make_recipe(path, t, wheelhouse=wheelhouse, workdir=tdir, sysroots=sysroots)
+        recipe = make_recipe(path, t, wheelhouse=wheelhouse, workdir=tdir, sysroots=sysroots, python=python)
         results = []
         for v in variations_for(builds, variations):
             say(f"{path.name} [{t.name}] build {v.name!r}...")

@@ -18,13 +18,22 @@ from ._cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
 from ._digest import file_digests
 from ._elf import fix_musl_needed
 from ._errors import VerifierError
+from ._pythons import HOST_PYTHON, PythonSource, get_python, python_of_tag
 from ._record import BuildRecord, Recipe
 from ._run import DEFAULT_MEMORY, DEFAULT_TIMEOUT, run
 from ._sandbox import Sandbox, detect_sandbox
 from ._sdist import build_requires, extract_sdist, sdist_epoch
-from ._smoke import SKIPPED, auditwheel_policy, policy_satisfies, qemu_smoke_test, smoke_passed, smoke_test
+from ._smoke import (
+    SKIPPED,
+    auditwheel_policy,
+    policy_satisfies,
+    qemu_smoke_test,
+    smoke_passed,
+    smoke_test,
+    sysroot_smoke_test,
+)
 from ._sysroot import Sysroot, ensure_sysroot, find_qemu
-from ._targets import Target, get_target, is_native
+from ._targets import TARGETS, Target, get_target, is_native
 from ._wheel import extension_modules, parse_wheel_name, retag
 from ._wheelhouse import Pin, default_wheelhouse, fetch, install, lock
 from ._zig import Zig, find_zig
@@ -107,20 +116,38 @@ tempfile._name_sequence = _Names()
 DEFAULT_SYSROOTS = Path(".cache/sysroots")
 
 
-def _sysroot_for(target: Target, sysroots: Path | None) -> Sysroot | None:
-    """The Debian sysroot a build for `target` needs: its arch's headers and Python (None: the host's)."""
-    if target.arch == platform.machine():
+def _sysroot_for(target: Target, sysroots: Path | None, py: PythonSource | None = None) -> Sysroot | None:
+    """The Debian sysroot a build for `target` and CPython `py` needs: the target arch's headers and Python
+    (None: the host's own, for the host's architecture and Python version)."""
+    py = py or get_python(HOST_PYTHON)
+    if target.arch == platform.machine() and py.is_host:
         return None
-    return ensure_sysroot(target, (sysroots or DEFAULT_SYSROOTS).absolute())
+    return ensure_sysroot(target, (sysroots or DEFAULT_SYSROOTS).absolute(), py)
 
 
-def _headers_source(target: Target, sysroot: Sysroot | None) -> str:
-    if is_native(target):
+def _native(target: Target, py: PythonSource) -> bool:
+    """The host's own interpreter builds for `target` and runs the result: no cross setup at all."""
+    return is_native(target) and py.is_host
+
+
+def _build_python(py: PythonSource, sysroots: Path | None) -> Sysroot | None:
+    """Where the interpreter that runs a build for `py` comes from: None for the host's own version, else
+    the Debian sysroot of that version for the host's architecture (run through its own loader)."""
+    if py.is_host:
+        return None
+    host = next(t for t in TARGETS.values() if is_native(t))
+    return ensure_sysroot(host, (sysroots or DEFAULT_SYSROOTS).absolute(), py)
+
+
+def _headers_source(target: Target, sysroot: Sysroot | None, py: PythonSource | None = None) -> str:
+    py = py or get_python(HOST_PYTHON)
+    if _native(target, py):
         return ""
     if sysroot is None:
         return f"host:cpython-{platform.python_version()}"
-    dev = next((d for d in sysroot.debs if d.startswith(f"libpython{sys.version_info.major}.{sys.version_info.minor}-dev_")), "?")
-    return f"debian:{dev}"
+    return f"debian:{sysroot.deb(f'libpython{py.version}-dev')}"
+
+
 
 
 def python_tag() -> str:
@@ -138,45 +165,60 @@ def make_recipe(
     ldflags: str = "",
     online: bool = True,
     sysroots: Path | None = None,
+    python: str | PythonSource | None = None,
 ) -> Recipe:
-    """Pin everything a rebuild of `sdist` for `target` depends on; fetch missing build deps if `online`."""
+    """Pin everything a rebuild of `sdist` for `target` and CPython `python` (default: the host's version)
+    depends on; fetch missing build deps if `online`."""
     t = get_target(target)
+    py = get_python(python or HOST_PYTHON)
+    base = _build_python(py, sysroots)
     wheelhouse = wheelhouse or default_wheelhouse()
     zig = zig or find_zig()
     sha, b3 = file_digests(sdist)
     src = extract_sdist(sdist, workdir / "recipe-src")
     requires = build_requires(src)
     log = workdir / "deps.log"
-    pins = _lock(requires, wheelhouse, log, online)
-    extra = _dynamic_requires(src, pins, wheelhouse, workdir / "recipe-venv", log)
+    launcher = base.write_launcher(workdir / f"python{py.version}") if base else None
+    pins = _lock(requires, wheelhouse, log, online, launcher)
+    extra = _dynamic_requires(src, pins, wheelhouse, workdir / "recipe-venv", log, base)
     if extra:  # e.g. old setuptools asks for `wheel`; pin those too
         pins = _lock([*requires, *extra], wheelhouse, log, online)
     shutil.rmtree(workdir / "recipe-src")
     shutil.rmtree(workdir / "recipe-venv", ignore_errors=True)
+    if launcher:
+        launcher.unlink()
     return Recipe(
         sdist_filename=sdist.name, sdist_sha256=sha, sdist_blake3=b3, target=t.name,
-        python=f"{platform.python_implementation().lower()}-{platform.python_version()}", python_tag=python_tag(),
-        zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
-        cppflags=cppflags, ldflags=ldflags, target_headers=_headers_source(t, _sysroot_for(t, sysroots)),
+        python=f"cpython-{base.python_version}" if base else
+        f"{platform.python_implementation().lower()}-{platform.python_version()}",
+        python_tag=py.tag, zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
+        cppflags=cppflags, ldflags=ldflags, target_headers=_headers_source(t, _sysroot_for(t, sysroots, py), py),
+        build_python=f"debian:{base.deb(f'python{py.version}-minimal')}" if base else "",
     )
 
 
-def _lock(requires: Sequence[str], wheelhouse: Path, log: Path, online: bool) -> list[Pin]:
+def _lock(requires: Sequence[str], wheelhouse: Path, log: Path, online: bool, python: Path | None = None) -> list[Pin]:
     try:
-        return lock(requires, wheelhouse, log=log)
+        return lock(requires, wheelhouse, log=log, python=python)
     except VerifierError:
         if not online:
             raise
-        fetch(requires, wheelhouse, log=log)
-        return lock(requires, wheelhouse, log=log)
+        fetch(requires, wheelhouse, log=log, python=python)
+        return lock(requires, wheelhouse, log=log, python=python)
 
 
-def _venv(venv: Path, pins: Sequence[Pin], wheelhouse: Path, log: Path) -> Path:
-    """A fresh venv with exactly the pinned files installed; returns its python."""
+def _venv(venv: Path, pins: Sequence[Pin], wheelhouse: Path, log: Path, base: Sysroot | None = None) -> Path:
+    """A fresh venv with exactly the pinned files installed; returns its python. `base`: the sysroot whose
+    interpreter it is made from (its bin/python* become launchers through the sysroot's own loader)."""
     env = {"PATH": "/usr/bin:/bin", "HOME": str(venv.parent), "LC_ALL": "C.UTF-8"}
     venv.parent.mkdir(parents=True, exist_ok=True)
-    if not run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=venv.parent, env=env, log=log).ok:
+    creator = base.native_argv() if base else [sys.executable]
+    if not run([*creator, "-m", "venv", "--without-pip", str(venv)], cwd=venv.parent, env=env, log=log).ok:
         raise VerifierError(f"cannot create a venv at {str(venv)!r} (log: {log})")
+    if base is not None:
+        for exe in sorted((venv / "bin").glob("python*")):
+            exe.unlink()  # a symlink to the sysroot's interpreter, which this host's libc cannot run directly
+            base.write_launcher(exe, as_itself=True)
     python = venv / "bin" / "python"
     install(pins, wheelhouse, python, log=log)
     return python
@@ -188,9 +230,10 @@ _REQUIRES_PROBE = (
 )
 
 
-def _dynamic_requires(src: Path, pins: Sequence[Pin], wheelhouse: Path, venv: Path, log: Path) -> list[str]:
+def _dynamic_requires(src: Path, pins: Sequence[Pin], wheelhouse: Path, venv: Path, log: Path,
+                      base: Sysroot | None = None) -> list[str]:
     """What the backend's get_requires_for_build_wheel hook adds, asked in a sandbox without network."""
-    python = _venv(venv, pins, wheelhouse, log)
+    python = _venv(venv, pins, wheelhouse, log, base)
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(venv), "LC_ALL": "C.UTF-8", "TMPDIR": str(venv)}
     r = run([str(python), "-c", _REQUIRES_PROBE, str(src)], cwd=src, env=env, log=log, sandbox=detect_sandbox(),
             writable=[src, venv], timeout=600)
@@ -247,24 +290,24 @@ def build_once(
         return _fail(res, str(e), start)
 
     venv = root / "venv"
+    py = python_of_tag(recipe.python_tag)
     try:
-        python = _venv(venv, recipe.build_deps, wheelhouse, log)
+        python = _venv(venv, recipe.build_deps, wheelhouse, log, _build_python(py, sysroots))
     except VerifierError as e:
         return _fail(res, str(e), start, infra=True)
-    site = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    site = venv / "lib" / f"python{py.version}" / "site-packages"
     if recipe.deterministic_tempnames:
         (site / "sitecustomize.py").write_text(_SITECUSTOMIZE)
     del python
     try:
-        sysroot = _sysroot_for(target, sysroots)
+        sysroot = _sysroot_for(target, sysroots, py)
     except VerifierError as e:
         return _fail(res, str(e), start, infra=True)
     cross: dict[str, str] = {}
-    if not is_native(target):  # after the venv is filled: nothing installs into it under these variables
+    if not _native(target, py):  # after the venv is filled: nothing installs into it under these variables
         include = str(sysroot.include) if sysroot else str(sysconfig.get_config_var("INCLUDEPY"))
         target_vars = sysroot.build_time_vars() if sysroot else None
-        write_sysconfigdata(site, target, cross_sysconfig(host_vars(), target, recipe.python_tag[2:], include,
-                                                          target_vars))
+        write_sysconfigdata(site, target, cross_sysconfig(host_vars(), target, py.nodot, include, target_vars))
         cross = cross_env(target)
 
     cache = root / "zig-cache" if variation.cold_cache else (zig_cache or Path(".cache/zig")).absolute()
@@ -302,12 +345,16 @@ def build_once(
 
 
 def _smoke(wheel: Path, modules: Sequence[str], target: Target, workdir: Path, sandbox: Sandbox, log: Path,
-           sysroot: Sysroot | None) -> str:
-    """Import the modules on the target: the host venv when native, the target's Debian CPython under qemu."""
-    if is_native(target):
+           sysroot: Sysroot | None, py: PythonSource) -> str:
+    """Import the modules on the target: the host venv when native, else the target's Debian CPython (under
+    qemu for another architecture, through its sysroot's own loader for the host's)."""
+    if _native(target, py):
         return smoke_test(wheel, modules, workdir, sandbox=sandbox, log=log)
     if target.libc != "gnu" or sysroot is None:
         return SKIPPED + f"no {target.libc} CPython for {target.arch} in Debian to import with"
+    if target.arch == platform.machine():
+        return sysroot_smoke_test(wheel, modules, workdir, python=sysroot.native_argv(), label=sysroot.loader.name,
+                                  sandbox=sandbox, log=log)
     try:
         qemu = find_qemu(target)
     except VerifierError as e:
@@ -341,7 +388,8 @@ def _check_wheel(
     if not policy_satisfies(res.auditwheel_policy, target.auditwheel_policy):
         return _fail(res, f"auditwheel says {res.auditwheel_policy}, not within {target.auditwheel_policy}", start)
     if smoke:
-        res.smoke = _smoke(wheel, res.ext_modules, target, root / "smoke", sandbox, log, sysroot)
+        res.smoke = _smoke(wheel, res.ext_modules, target, root / "smoke", sandbox, log, sysroot,
+                           python_of_tag(recipe.python_tag))
         if not smoke_passed(res.smoke):
             return _fail(res, f"smoke test: {res.smoke}", start)
     res.ok = True

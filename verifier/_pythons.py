@@ -26,12 +26,15 @@ _TRIXIE_LIBS = (
     "libdb5.3t64", "libnsl2", "libtirpc3t64", "media-types",
 )
 
+_BOOKWORM_ARCHES = frozenset({"amd64", "arm64", "armel", "armhf", "i386", "mips64el", "mipsel", "ppc64el", "s390x"})
+
 
 @dataclass(frozen=True)
 class PythonSource:
     version: str  # "3.13"
     suite: str  # the Debian suite its packages come from; "" = the host's own apt sources
     libs: tuple[str, ...]  # the Debian packages besides CPython's own that the sysroot needs
+    debian_arches: frozenset[str]  # the architectures the suite has (official release architectures)
 
     @property
     def nodot(self) -> str:
@@ -52,6 +55,9 @@ class PythonSource:
         v = self.version
         return (f"python{v}-minimal", f"libpython{v}-minimal", f"libpython{v}-stdlib", f"libpython{v}-dev", *self.libs)
 
+    def has_arch(self, debian_arch: str) -> bool:
+        return debian_arch in self.debian_arches
+
     def sysroot_key(self, debian_arch: str) -> str:
         """The sysroot's directory name under the cache: the architecture, prefixed by a non-host suite."""
         return f"{self.suite}-{debian_arch}" if self.suite else debian_arch
@@ -61,8 +67,8 @@ class PythonSource:
 # also give the cross targets' 3.11); 3.13 is Debian 13 "trixie"'s, fetched through a private sources.list.
 PYTHONS: dict[str, PythonSource] = {
     p.version: p for p in (
-        PythonSource("3.11", "", _BOOKWORM_LIBS),
-        PythonSource("3.13", "trixie", _TRIXIE_LIBS),
+        PythonSource("3.11", "", _BOOKWORM_LIBS, _BOOKWORM_ARCHES),
+        PythonSource("3.13", "trixie", _TRIXIE_LIBS, _BOOKWORM_ARCHES - {"mipsel"} | {"riscv64"}),
     )
 }
 

@@ -108,7 +108,7 @@ def _apt(state: Path, darch: str) -> list[str]:
     ]
 
 
-def _fetch(tmp: Path, darch: str, log: Path, python: PythonSource) -> list[Path]:
+def _fetch(tmp: Path, darch: str, log: Path, python: PythonSource, extra: tuple[str, ...] = ()) -> list[Path]:
     state = tmp / "apt"
     for d in (state / "lists" / "partial", state / "cache" / "archives" / "partial", tmp / "debs"):
         d.mkdir(parents=True)
@@ -126,7 +126,7 @@ def _fetch(tmp: Path, darch: str, log: Path, python: PythonSource) -> list[Path]
         if run([*apt, "update"], cwd=tmp, env=env, log=log, timeout=900).ok:
             break
     # Even after a partial failure the main suite's lists may be enough: `download` says if they are not.
-    r = run([*apt, "download", *python.packages], cwd=tmp / "debs", env=env, log=log, timeout=1800)
+    r = run([*apt, "download", *python.packages, *extra], cwd=tmp / "debs", env=env, log=log, timeout=1800)
     if not r.ok:
         raise VerifierError(f"apt-get download for {darch} failed (log: {log})")
     return sorted((tmp / "debs").glob("*.deb"))
@@ -166,15 +166,24 @@ def _make_include(root: Path, target: Target, dest: Path, version: str) -> None:
     shutil.copyfile(plat, dest / "pyconfig.h")
 
 
-def ensure_sysroot(target: Target, cache: Path, python: str | PythonSource = PY) -> Sysroot:
+def ensure_sysroot(
+    target: Target, cache: Path, python: str | PythonSource = PY, *, extra: tuple[str, ...] = (), name: str = "",
+) -> Sysroot:
     """The Debian sysroot with CPython `python` for `target`'s architecture under
-    `cache/<debian arch>` (`cache/<suite>-<debian arch>` for a non-host suite), created if missing."""
+    `cache/<debian arch>` (`cache/<suite>-<debian arch>` for a non-host suite), created if missing.
+    `extra` Debian packages (e.g. a native compiler for the emulated-build benchmark) make another sysroot,
+    `cache/<that>-<name>`."""
     if not target.debian_arch:
         raise VerifierError(f"target {target.name!r} names no Debian architecture")
     py = get_python(python)
+    if not py.has_arch(target.debian_arch):
+        raise VerifierError(f"no CPython {py.version} for {target.arch}: Debian {py.suite or 'bookworm'} has no "
+                            f"{target.debian_arch} architecture (choose another Python version)")
     cache = cache.absolute()
     cache.mkdir(parents=True, exist_ok=True)
-    key = py.sysroot_key(target.debian_arch)
+    key = py.sysroot_key(target.debian_arch) + (f"-{name}" if name else "")
+    if bool(extra) != bool(name):
+        raise VerifierError("a sysroot with extra packages needs a name of its own, and only then")
     top = cache / key
     with open(cache / f".{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # tests and nightly workers may ask at the same time
@@ -184,7 +193,7 @@ def ensure_sysroot(target: Target, cache: Path, python: str | PythonSource = PY)
             tmp.mkdir()
             log = cache / f"{key}.log"
             log.unlink(missing_ok=True)
-            fetched = _fetch(tmp, target.debian_arch, log, py)
+            fetched = _fetch(tmp, target.debian_arch, log, py, extra)
             env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"}
             for deb in fetched:
                 if not run(["dpkg-deb", "-x", str(deb), str(tmp / "root")], cwd=tmp, env=env, log=log).ok:

@@ -53,6 +53,8 @@ _ARCHES: dict[str, tuple[str, str, str, str, str, str]] = {
     "ppc64le": ("powerpc64le", "ppc64el", "qemu-ppc64le-static", "powerpc64le-linux-gnu", "powerpc64le-linux-musl",
                 "2.19"),  # zig has no ppc64le glibc older than 2.19
     "s390x": ("s390x", "s390x", "qemu-s390x-static", "s390x-linux-gnu", "s390x-linux-musl", "2.17"),
+    "riscv64": ("riscv64", "riscv64", "qemu-riscv64-static", "riscv64-linux-gnu", "riscv64-linux-musl",
+                "2.31"),  # the oldest manylinux policy auditwheel knows for riscv64
 }
 
 
@@ -85,6 +87,7 @@ TARGETS: dict[str, Target] = {
         _gnu("armv7l"),
         _gnu("ppc64le"),
         _gnu("s390x"),
+        _gnu("riscv64"),
     )
 }
 

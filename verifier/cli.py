@@ -18,6 +18,7 @@ from ._api import rebuild as _rebuild
 from ._api import verify as _verify
 from ._build import REBUILD
 from ._errors import VerifierError
+from ._pythons import HOST_PYTHON, PYTHONS
 from ._rebuilder import keep_records
 from ._record import VerificationRecord
 from ._targets import DEFAULT_TARGET, TARGETS
@@ -30,6 +31,10 @@ _target_opt = click.option(
 )
 _workdir_opt = click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path(".cache/rebuild"),
                             show_default=True, help="Where builds run and logs stay.")
+_python_opt = click.option(
+    "--python", "python", type=click.Choice(sorted(PYTHONS)), default=HOST_PYTHON, show_default=True,
+    help="CPython version to build for (another than the host's comes from Debian packages).",
+)
 _wheelhouse_opt = click.option("--wheelhouse", type=click.Path(file_okay=False, path_type=Path), default=None,
                                help="Local wheelhouse of build dependencies [default: .cache/wheelhouse].")
 
@@ -49,11 +54,12 @@ def _log_tail(path: str | None, lines: int = 25) -> str:
 
 
 def summary_rows(records: Sequence[VerificationRecord]) -> list[tuple[str, str, str, str, str]]:
-    """(sdist, target, grade, seconds, why) per record: what the summary table shows."""
+    """(sdist, "target python-tag", grade, seconds, why) per record: what the summary table shows."""
     rows = []
     for r in records:
         why = "; ".join(r.explanation.causes) if r.explanation and r.explanation.causes else "; ".join(r.reasons)
-        rows.append((r.recipe.sdist_filename, r.recipe.target, r.grade, f"{r.seconds:.1f}", why))
+        rows.append((r.recipe.sdist_filename, f"{r.recipe.target} {r.recipe.python_tag}", r.grade, f"{r.seconds:.1f}",
+                     why))
     return rows
 
 
@@ -66,16 +72,17 @@ def summary_rows(records: Sequence[VerificationRecord]) -> list[tuple[str, str, 
               show_default=True, help="Directory for the rebuilt wheels.")
 @click.option("--put", is_flag=True, help="Also store the rebuilt wheels.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@_python_opt
 @_pass_store
 def rebuild(store: Any, sdist: str, targets: tuple[str, ...], workdir: Path, wheelhouse: Path | None, output: Path,
-            put: bool, as_json: bool) -> None:
+            put: bool, as_json: bool, python: str) -> None:
     """Rebuild wheels of SDIST (a path, or a filename or digest in the store) with Zig."""
     results = []
     try:
         for t in targets:
             click.echo(f"rebuilding {sdist} for {t}...", err=True)
             recipe, res = _rebuild(sdist, t, workdir=workdir / t, store=store, wheelhouse=wheelhouse,
-                                   variation=REBUILD)
+                                   variation=REBUILD, python=python)
             entry: dict[str, Any] = {"target": t, "recipe": recipe.to_json(), "recipe_digest": recipe.digest,
                                      "ok": res.ok, "failure": res.failure, "log": str(res.log),
                                      "seconds": round(res.seconds, 3)}
@@ -106,16 +113,17 @@ def rebuild(store: Any, sdist: str, targets: tuple[str, ...], workdir: Path, whe
 @_wheelhouse_opt
 @click.option("--no-diffoscope", is_flag=True, help="Skip diffoscope reports.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verification records as JSON.")
+@_python_opt
 @_pass_store
 def verify(store: Any, sdists: tuple[str, ...], targets: tuple[str, ...], builds: int, workdir: Path,
-           wheelhouse: Path | None, no_diffoscope: bool, as_json: bool) -> None:
+           wheelhouse: Path | None, no_diffoscope: bool, as_json: bool, python: str) -> None:
     """Build each SDIST several times per target under varied conditions and grade it."""
     records: list[VerificationRecord] = []
     try:
         for i, sdist in enumerate(sdists):
             records += _verify(sdist, targets, builds=builds, workdir=workdir / f"verify-{i}", store=store,
                                wheelhouse=wheelhouse, diffoscope=not no_diffoscope,
-                               progress=lambda m: click.echo(m, err=True))
+                               python=python, progress=lambda m: click.echo(m, err=True))
     except VerifierError as e:
         raise click.ClickException(str(e)) from None
     stored = keep_records(store, records)

@@ -109,3 +109,28 @@ def test_a_cp311_module_does_not_import_on_trixie_python(tmp_path, wheelhouse, z
     res = sysroot_smoke_test(wheel, b.ext_modules, tmp_path / "smoke", python=base.native_argv(), label="ld.so",
                              sandbox=sandbox, log=tmp_path / "smoke.log")
     assert res.startswith("import failed under ld.so") and "markupsafe._speedups" in res
+
+
+def test_riscv64_row_and_which_python_has_it(tmp_path: Path) -> None:
+    t = TARGETS["riscv64-linux-gnu.2.31"]
+    assert (t.platform_tag, t.debian_arch, t.qemu) == ("manylinux_2_31_riscv64", "riscv64", "qemu-riscv64-static")
+    assert get_python("3.13").has_arch("riscv64") and not get_python("3.11").has_arch("riscv64")
+    with pytest.raises(VerifierError, match="no CPython 3.11 for riscv64"):
+        ensure_sysroot(t, tmp_path, "3.11")
+    assert not list(tmp_path.iterdir())  # refused before anything was fetched or written
+
+
+@pytest.mark.slow
+def test_riscv64_cp313_imports_under_qemu(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:
+    if shutil.which("qemu-riscv64-static") is None:
+        pytest.skip("Debian package qemu-user-static missing")
+    sdist = fetch_sdist("markupsafe", "2.1.5", CACHE)
+    (rec,) = verify(sdist, ["riscv64-linux-gnu.2.31"], workdir=tmp_path / "work", wheelhouse=wheelhouse,
+                    zig_cache=zig_cache, sandbox=sandbox, variations=warm_variations[:1], sysroots=SYSROOTS,
+                    diffoscope=False, python="3.13")
+    assert rec.grade == "reproducible", (rec.reasons, rec.explanation)
+    b = rec.builds[0]
+    assert (b.wheel_filename or "").lower() == "markupsafe-2.1.5-cp313-cp313-manylinux_2_31_riscv64.whl"
+    assert b.auditwheel_policy == "manylinux_2_31_riscv64" and b.smoke == "ok"
+    assert rec.recipe.target_headers.endswith("_riscv64.deb")
+    assert "qemu-riscv64-static" in Path(b.log_path or "").read_text()
