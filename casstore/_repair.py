@@ -190,6 +190,40 @@ def repair_blobs(store: Store, corrupt: Sequence[str], missing: Sequence[str], d
     return repaired, quarantined
 
 
+def _has_record(store: Store, filename: str) -> bool:
+    for hexd in store.catalog.blobs_of(f"file:{filename}"):
+        row = store.catalog.blob(hexd)
+        if row is None or row["size"] > 1 << 16:
+            continue
+        try:
+            with store.open_blob(Digest(hexd)) as f:
+                if f.read(len(RECORD_MAGIC)) == RECORD_MAGIC:
+                    return True
+        except (CasstoreError, _compress.ZstdError):
+            continue
+    return False
+
+
+def backfill_records(store: Store) -> list[str]:
+    """Give every file without a record blob (stored before records existed) one written from its
+    row, so that the catalog can be re-derived from the blobs from now on. Returns the filenames."""
+    done = []
+    for row in store.catalog.files():
+        filename = str(row["filename"])
+        if _has_record(store, filename):
+            continue
+        digest, size, stored = write_record(store, row)
+        with store.catalog.write():
+            if store.catalog.file(filename) is None:
+                store.objects.delete(digest)  # removed meanwhile
+                continue
+            store.catalog.add_blob(digest.hex, size, stored)
+            store.catalog.add_ref(f"file:{filename}", digest.hex)
+            store._ensure_present([digest])
+        done.append(filename)
+    return done
+
+
 def _rewrite_record(store: Store, filename: str) -> bool:
     """A file whose bytes are intact but whose record blob is bad gets a new record from its row
     (records are unique to one put, so no mirror has it)."""

@@ -475,6 +475,8 @@ class Store(RecordsMixin, EvictionMixin):
                 self, [d for d, _ in report.corrupt], report.missing, report.damaged_files, mirrors)
             report = self._fsck_pass(progress)
             report.repaired, report.quarantined = repaired, quarantined
+        if repair:  # files stored before file records existed get one (docs/operations.md)
+            report.repaired += [f"record of {f} written" for f in _repair.backfill_records(self)]
         return report
 
     def _fsck_pass(self, progress: Callable[[int], None] | None) -> FsckReport:
