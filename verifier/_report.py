@@ -186,6 +186,16 @@ class Report:
 
 # --- building the model (pure) -------------------------------------------------------------------
 
+def _with_python(r: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A record built by another CPython than the host's own (its recipe names a `build_python`) is reported
+    under the target and its Python tag ("aarch64-linux-gnu.2.17 cp313"), so it is a pair of its own beside
+    the host version's; records of the host's own Python keep the bare target."""
+    rec = r["recipe"]
+    if not rec.get("build_python"):
+        return r
+    return {**r, "recipe": {**rec, "target": f"{rec['target']} {rec['python_tag']}"}}
+
+
 def _latest_per_pair(records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
     """The last record per (sdist, target): a night that retried a pair counts its last attempt."""
     out: dict[tuple[str, str], Mapping[str, Any]] = {}
@@ -343,6 +353,8 @@ def build_report(
     log's path into the link the report shows."""
     if not nights:
         raise VerifierError("a report needs at least one night of records")
+    nights = [Night(n.name, [_with_python(r) for r in n.records]) for n in nights]
+    history = [_with_python(r) for r in history]
     night = nights[-1]
     current = list(_latest_per_pair(night.records).values())
     targets = sorted({r["recipe"]["target"] for r in current})

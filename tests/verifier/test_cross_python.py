@@ -165,3 +165,19 @@ def test_cli_rebuild_for_cp313(tmp_path: Path, wheelhouse: Path) -> None:
     (entry,) = json.loads(r.stdout[r.stdout.index("[") :])
     assert entry["recipe"]["python_tag"] == "cp313" and entry["recipe"]["build_python"].startswith("debian:python3.13")
     assert Path(entry["wheel"]).name.lower() == "markupsafe-2.1.5-cp313-cp313-manylinux_2_17_x86_64.whl"
+
+
+def test_report_keeps_a_row_per_target_and_python() -> None:
+    from verifier import Night, build_report
+
+    from .records import make_record
+
+    host = make_record("zap-1.0.tar.gz", "aarch64-linux-gnu.2.17")
+    other = make_record("zap-1.0.tar.gz", "aarch64-linux-gnu.2.17", "broken", recipe="blake3:" + "3" * 64)
+    other["recipe"].update(python_tag="cp313", python="cpython-3.13.5",
+                           build_python="debian:python3.13-minimal_3.13.5-2+deb13u5_amd64.deb")
+    r = build_report([Night("n1", [host, other])], generated="now")
+    assert sorted((w.target, w.grade) for w in r.rows) == [
+        ("aarch64-linux-gnu.2.17", "reproducible"), ("aarch64-linux-gnu.2.17 cp313", "broken")]
+    assert {t.label for t in r.by_target} == {"aarch64-linux-gnu.2.17", "aarch64-linux-gnu.2.17 cp313"}
+    assert other["recipe"]["target"] == "aarch64-linux-gnu.2.17"  # the input records are not changed
