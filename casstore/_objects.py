@@ -176,6 +176,29 @@ class DiskObjects:
             shutil.rmtree(batch_dir, ignore_errors=True)
             os.close(lock_fd)
 
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[None]:
+        """While the block runs, no gc (in any process, whatever its grace) deletes an object written
+        after the lease began: a put holds one from its first blob to its catalog commit."""
+        path, fd = locked_temp_dir(self.tmp, f"lease-{time.time_ns()}-")
+        try:
+            yield
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+            os.close(fd)
+
+    def oldest_lease(self) -> float | None:
+        """When the oldest lease still held began (seconds since the epoch), or None."""
+        oldest: int | None = None
+        for entry in self.tmp.glob("lease-*"):
+            try:
+                ns = int(entry.name.split("-")[1])
+            except (IndexError, ValueError):
+                continue
+            if (oldest is None or ns < oldest) and _held(entry):
+                oldest = ns
+        return None if oldest is None else oldest / 1e9
+
     def path(self, key: Digest) -> Path:
         return self.objects / key.hex[:2] / key.hex
 
@@ -252,6 +275,21 @@ def locked_temp_dir(parent: Path, prefix: str) -> tuple[Path, int]:
         except FileNotFoundError:
             pass
         os.close(fd)  # a gc removed it before we held the lock: take another
+
+
+def _held(entry: Path) -> bool:
+    """Whether another open file description holds the ``flock`` of ``entry``."""
+    try:
+        fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _remove_unless_in_use(entry: Path) -> bool:

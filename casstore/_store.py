@@ -182,13 +182,13 @@ class Store(RecordsMixin, EvictionMixin):
         """Store plain bytes (a log, a record); ``ref`` names an owner that keeps it from gc."""
         if isinstance(source, bytes):
             source = io.BytesIO(source)
-        with _opened(source) as (stream, size):
+        with self._lease(), _opened(source) as (stream, size):
             written = self._write_blob(_chunks(stream), size)
-        with self.catalog.write():
-            self.catalog.add_blob(written.digest.hex, written.size, written.stored_size)
-            if ref is not None:
-                self.catalog.add_ref(ref, written.digest.hex)
-            self._ensure_present([written.digest])
+            with self.catalog.write():
+                self.catalog.add_blob(written.digest.hex, written.size, written.stored_size)
+                if ref is not None:
+                    self.catalog.add_ref(ref, written.digest.hex)
+                self._ensure_present([written.digest])
         return written.digest
 
     def pin(self, ref: str, digest: Digest) -> None:
@@ -218,7 +218,8 @@ class Store(RecordsMixin, EvictionMixin):
         name = parse_filename(filename)
         for attempt in range(3):
             try:
-                return self._put_once(source, name, origin)
+                with self._lease():  # no gc takes what this put writes before it commits
+                    return self._put_once(source, name, origin)
             except _BlobVanished:
                 if attempt == 2 or not isinstance(source, (str, os.PathLike)) and not _seekable(source):
                     raise CasstoreError(f"{filename!r}: blob removed by a concurrent gc; retry the put") from None
@@ -445,7 +446,7 @@ class Store(RecordsMixin, EvictionMixin):
             with self.catalog.write():
                 # Re-check under the write lock: a put that claimed the blob has committed by now.
                 try:
-                    if self.catalog.is_referenced(key.hex) or self.objects.stat(key).mtime > cutoff:
+                    if self.catalog.is_referenced(key.hex) or self._young(self.objects.stat(key).mtime, cutoff):
                         continue
                 except NotFound:  # another gc took it first
                     continue
@@ -459,6 +460,17 @@ class Store(RecordsMixin, EvictionMixin):
                     if not self.catalog.is_referenced(row["digest"]):
                         self.catalog.delete_blob_row(row["digest"])
         return report
+
+    def _lease(self) -> contextlib.AbstractContextManager[None]:
+        lease = getattr(self.objects, "lease", None)
+        return lease() if lease is not None else contextlib.nullcontext()
+
+    def _young(self, mtime: float, cutoff: float) -> bool:
+        """Inside the grace period, or written after a put still in flight began (its lease)."""
+        if mtime > cutoff:
+            return True
+        oldest = getattr(self.objects, "oldest_lease", lambda: None)()
+        return oldest is not None and mtime >= oldest - 1.0  # 1 s: file times lag the clock a little
 
     def fsck(self, progress: Callable[[int], None] | None = None, *, repair: bool = False,
              mirrors: Sequence[object] = ()) -> FsckReport:
