@@ -32,9 +32,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
 from ._catalog import BaseCatalog, CatalogUnavailable
+from ._errors import CasstoreError
 
 __all__ = ["WRITE_LOCK", "PostgresCatalog"]
 
@@ -42,6 +44,12 @@ WRITE_LOCK = 0x63617373  # "cass": the first key of write()'s advisory lock; the
 _TEXT = 'TEXT COLLATE "C"'
 _RETRIED = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
 _ATTEMPTS = 20
+# Connection defaults (a URL's own parameters win): fail fast on a dead server, notice a dead peer.
+_DEFAULTS = {"connect_timeout": "10", "application_name": "casstore", "keepalives": "1",
+             "keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3"}
+# A writer that stops talking inside a transaction (a host gone) holds the write lock: the server ends
+# its session after this long, and every other writer goes on.
+IDLE_IN_TRANSACTION = "5min"
 
 
 def redact(url: str) -> str:
@@ -85,10 +93,12 @@ class PostgresCatalog(BaseCatalog):
     def open(cls, url: str) -> PostgresCatalog:
         return cls(url)
 
-    def _connect(self) -> psycopg.Connection[Any]:
+    def _connect(self, **extra: str) -> psycopg.Connection[Any]:
         try:
-            return psycopg.connect(self.url, autocommit=True, row_factory=dict_row,
-                                   connect_timeout=10, application_name="casstore")
+            conninfo = make_conninfo("", **{**_DEFAULTS, **extra, **conninfo_to_dict(self.url)})
+            conn = psycopg.connect(conninfo, autocommit=True, row_factory=dict_row)
+            conn.execute(f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION}'")
+            return conn
         except psycopg.Error as e:
             raise CatalogUnavailable(self.where, _reason(e)) from None
 
@@ -106,10 +116,9 @@ class PostgresCatalog(BaseCatalog):
             for attempt in range(2):
                 try:
                     if self._watch is None or self._watch.closed:
-                        self._watch = psycopg.connect(self.url, autocommit=True, connect_timeout=10,
-                                                      application_name="casstore-watch")
+                        self._watch = self._connect(application_name="casstore-watch")
                     row = self._watch.execute("SELECT value FROM meta WHERE key = 'changes'").fetchone()
-                    return (int(row[0]) if row else 0, 0)
+                    return (int(row["value"]) if row else 0, 0)
                 except psycopg.OperationalError as e:
                     if self._watch is not None:
                         self._watch.close()
@@ -159,6 +168,9 @@ class PostgresCatalog(BaseCatalog):
                     yield self
                     if self._dirty:
                         self._conn.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'changes'")
+                except _RETRIED as e:  # not expected under the lock; the caller may try again
+                    raise CasstoreError(f"Catalog {self.where!r}: write transaction rolled back, nothing "
+                                        f"written ({_reason(e)})") from None
                 except psycopg.OperationalError as e:
                     raise CatalogUnavailable(self.where, _reason(e)) from None
                 finally:
@@ -166,8 +178,9 @@ class PostgresCatalog(BaseCatalog):
                 try:
                     stack.close()  # COMMIT
                 except psycopg.OperationalError as e:
-                    raise CatalogUnavailable(self.where, f"commit failed, the write may be lost: {_reason(e)}") \
-                        from None
+                    raise CatalogUnavailable(
+                        self.where, f"the commit got no answer, the write may or may not be in: {_reason(e)}"
+                    ) from None
 
     def _begin(self, stack: contextlib.ExitStack) -> None:
         stack.enter_context(self._conn.transaction())
