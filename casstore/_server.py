@@ -43,6 +43,7 @@ __all__ = ["HotCache", "RequestLog", "make_app", "running", "serve"]
 
 log = logging.getLogger("casstore.server")
 
+MAX_HEAD = 64 * 1024  # bytes of request line + headers; more gets a 431 and the connection closed
 _FILE_CACHE = "public, max-age=31536000, immutable"
 _PAGE_CACHE = "public, max-age=60"
 _METADATA_SUFFIX = ".metadata"
@@ -193,7 +194,7 @@ class _App:
             parse_filename(filename)
             info = await run_in_threadpool(self.store.info, filename)
         except (InvalidFilename, NotFound):
-            return Response(f"Not found: {filename}\n", status_code=404, media_type="text/plain")
+            return Response(f"Not found: {filename!r}\n", status_code=404, media_type="text/plain")
         if info.state == "evicted" and request.method != "HEAD":
             # A cache miss: bring the wheel back (secondary caches, then a rebuild) before answering,
             # so a failure is a clean 503 and not a cut connection. Concurrent requests share one rebuild.
@@ -261,7 +262,7 @@ class _App:
                 data = await run_in_threadpool(self.index.metadata_bytes, filename)
                 self.cache.put(key, data)
         except (InvalidFilename, NotFound):
-            return Response(f"Not found: {filename}{_METADATA_SUFFIX}\n", status_code=404, media_type="text/plain")
+            return Response(f"Not found: {filename + _METADATA_SUFFIX!r}\n", status_code=404, media_type="text/plain")
         self.requests.hit("metadata", filename)
         import hashlib
 
@@ -399,13 +400,50 @@ def make_app(store: Store, *, files_url: str | None = None, flush_interval: floa
     return app
 
 
+def _http_protocol() -> tuple[Any, dict[str, Any]]:
+    """uvicorn's HTTP protocol with the size of a request head bounded.
+
+    httptools (uvicorn's fast parser) buffers a header of any size: one client sending 64 MB of
+    header grows the server by 130 MB. This subclass counts the bytes of each request head as they
+    arrive and answers 431 past :data:`MAX_HEAD`; without httptools, h11 gets the same bound."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return "h11", {"h11_max_incomplete_event_size": MAX_HEAD}
+
+    class BoundedHttpTools(HttpToolsProtocol):  # type: ignore[misc]
+        _head = 0
+        _in_head = True
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._head, self._in_head = 0, True
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            super().on_headers_complete()
+
+        def data_received(self, data: bytes) -> None:
+            if self._in_head:
+                self._head += len(data)
+                if self._head > MAX_HEAD:
+                    self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
+                                         b"connection: close\r\n\r\n")
+                    self.transport.close()
+                    return
+            super().data_received(data)
+
+    return BoundedHttpTools, {}
+
+
 def serve(store: Store, host: str = "127.0.0.1", port: int = 8000, *, files_url: str | None = None,
           project_files_url: Mapping[str, str] | None = None, access_log: bool = True) -> None:
     """Run the server in the foreground until interrupted (project pages are warmed in the background)."""
     import uvicorn
 
     app = make_app(store, files_url=files_url, project_files_url=project_files_url, warm=True)
-    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
+    http, extra = _http_protocol()
+    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info", http=http, **extra)
 
 
 @contextlib.contextmanager
@@ -417,7 +455,8 @@ def running(app: Any, host: str = "127.0.0.1", port: int = 0, *, access_log: boo
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    config = uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="on")
+    http, extra = _http_protocol()
+    config = uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="on", http=http, **extra)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
