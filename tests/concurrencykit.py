@@ -24,7 +24,7 @@ from casstore import NotFound, Store
 
 from .crashkit import RegenRebuilder, prepare, record, wheel
 
-KEEP = range(0, 6)
+KEEP = range(6)
 CHURN = range(6, 14)
 
 

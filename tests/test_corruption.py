@@ -81,9 +81,9 @@ def _inject(store: Store, digest: Digest, fault: str) -> None:
 
 def _unreadable(store: Store, files: dict[str, bytes]) -> dict[str, str]:
     bad = {}
-    for fn in files:
+    for fn, data in files.items():
         try:
-            assert store.get(fn) == files[fn]
+            assert store.get(fn) == data
         except CasstoreError as e:
             bad[fn] = str(e)
     return bad
@@ -118,7 +118,7 @@ def test_fsck_counts_every_injected_fault(template: tuple[Path, dict[str, bytes]
 def test_reads_fail_with_one_clear_error_naming_the_file(template: tuple[Path, dict[str, bytes]],
                                                          tmp_path: Path) -> None:
     base, files = template
-    wheel_fn = sorted(fn for fn in files if fn.endswith(".whl"))[0]
+    wheel_fn = min(fn for fn in files if fn.endswith(".whl"))
     for fault in FAULTS:
         root = tmp_path / fault / "store"
         shutil.copytree(base / "store", root)
@@ -156,7 +156,7 @@ def test_repair_restores_every_fault_from_a_mirror_store(copy: tuple[Path, Path,
 
 
 def test_repair_accepts_mirror_bytes_only_by_hash(copy: tuple[Path, Path, dict[str, bytes]], tmp_path: Path) -> None:
-    root, mirror, files = copy
+    root, mirror, _ = copy
     liar = tmp_path / "liar"
     shutil.copytree(mirror, liar)
     with Store.directory(root) as store, Store.directory(liar) as bad_mirror:
@@ -279,7 +279,7 @@ def test_a_lost_or_damaged_catalog_is_rebuilt_from_the_blobs(tmp_path: Path, how
 
 def test_removed_files_do_not_come_back_after_a_recovery(copy: tuple[Path, Path, dict[str, bytes]]) -> None:
     root, _, files = copy
-    gone = sorted(files)[0]
+    gone = min(files)
     with Store.directory(root) as s:
         s.rm(gone)  # no gc yet: the removed file's member blobs are still on disk
     (root / "catalog.sqlite").unlink()
@@ -309,3 +309,20 @@ def test_golden_store_gets_file_records_and_then_survives_a_lost_catalog(tmp_pat
         assert {(f.filename, str(f.blake3), f.layout) for f in s.ls()} == before
         assert {f.filename: s.get(f.filename) for f in s.ls()} == data
         assert s.fsck().ok
+
+
+def test_cli_fsck_reports_then_repairs_from_a_mirror(copy: tuple[Path, Path, dict[str, bytes]],
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    root, mirror, files = copy
+    with Store.directory(root) as store:
+        blobs = _content_blobs(store)
+        _inject(store, blobs[0], "flip")
+        _inject(store, blobs[1], "delete")
+    assert main(["--store", str(root), "fsck"]) == 1
+    out = capsys.readouterr().out
+    assert f"corrupt      {blobs[0]}" in out and f"missing      {blobs[1]}" in out and "DAMAGED" in out
+    assert main(["--store", str(root), "fsck", "--repair", "--mirror", str(mirror)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("repaired     ") == 2 and out.count("moved aside  ") == 1 and out.strip().endswith("ok")
+    with Store.directory(root) as store:
+        assert _unreadable(store, files) == {}
