@@ -385,12 +385,23 @@ class Catalog(BaseCatalog):
                 self._depth = 0
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._lock, self._damage_is_an_error():
             return self._retrying(lambda: list(self.db.query(sql, params)))  # type: ignore[no-any-return]
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
-        with self._lock:
+        with self._lock, self._damage_is_an_error():
             return self._retrying(lambda: self.db.execute(sql, params))  # type: ignore[no-any-return]
+
+    @contextlib.contextmanager
+    def _damage_is_an_error(self) -> Iterator[None]:
+        """A damaged database file (garbage pages, truncation) is one clear error naming it, not a
+        traceback; locks, constraints and SQL mistakes keep their own exceptions."""
+        try:
+            yield
+        except sqlite3.DatabaseError as e:
+            if type(e) is not sqlite3.DatabaseError:
+                raise
+            raise StoreFormatError(self.where, f"the catalog is damaged ({e}); run 'casstore fsck --repair'") from e
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self.write():
