@@ -137,6 +137,8 @@ class PostgresCatalog(BaseCatalog):
         for attempt in range(_ATTEMPTS):
             try:
                 return fn()
+            except psycopg.DataError as e:
+                raise _refused(self.where, e) from None
             except _RETRIED:
                 if attempt == _ATTEMPTS - 1:
                     raise
@@ -215,6 +217,8 @@ class PostgresCatalog(BaseCatalog):
     def _in_transaction(self, fn: Callable[[], Any]) -> Any:
         try:
             return fn()
+        except psycopg.DataError as e:
+            raise _refused(self.where, e) from None
         except psycopg.OperationalError as e:
             if not isinstance(e, _RETRIED):
                 raise CatalogUnavailable(self.where, _reason(e)) from None
@@ -280,6 +284,11 @@ class PostgresCatalog(BaseCatalog):
             f"ALTER TABLE files ADD COLUMN IF NOT EXISTS recipe_digest {t}",
             f"ALTER TABLE files ADD COLUMN IF NOT EXISTS unrecoverable {t}",
         )
+
+
+def _refused(where: str, e: psycopg.Error) -> CasstoreError:
+    """A value PostgreSQL cannot store (a NUL character in text, say): the caller's input, not the server."""
+    return CasstoreError(f"Catalog {where!r} refused a value: {_reason(e)}")
 
 
 def _int4(n: int) -> int:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from casstore import Store, StoreFormatError, _catalog
 from casstore._catalog import BaseCatalog, Catalog, CatalogUnavailable, open_catalog
@@ -155,7 +157,57 @@ def test_raw_sql_with_question_marks_and_percent_signs(pg_url: str) -> None:
         cat.close()
 
 
+_text = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=40)
+_int64 = st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1)
+
+
+@pytest.fixture
+def both(tmp_path: Path, pg_url: str) -> Iterator[list[BaseCatalog]]:
+    """One SQLite and one PostgreSQL catalog, shared by every example of a property test."""
+    cats = [open_catalog(tmp_path / "c.sqlite"), open_catalog(pg_url)]
+    yield cats
+    for cat in cats:
+        cat.close()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(project=_text, version=_text, tags=st.none() | _text, size=_int64, added=st.floats(allow_nan=False),
+       manifest=st.none() | _text, owner=_text, n=st.integers(min_value=0, max_value=1 << 40))
+def test_rows_read_back_the_same_from_both_engines(both: list[BaseCatalog], project: str, version: str,
+                                                    tags: str | None, size: int, added: float,
+                                                    manifest: str | None, owner: str, n: int) -> None:
+    for cat in both:
+        row = {**_file_row(f"f-{owner}"), "project": project, "version": version, "tags": tags,
+               "size": size, "added": added, "manifest": manifest}
+        cat.delete_file(row["filename"])
+        cat.insert_file(row)
+        assert cat.file(row["filename"]) == {**row, "state": "present", "recipe_digest": None,
+                                             "unrecoverable": None}
+        before = cat.downloads().get(row["filename"], 0)
+        cat.add_downloads({row["filename"]: n}, added)
+        cat.add_downloads({row["filename"]: 1}, added)
+        assert cat.downloads()[row["filename"]] == before + n + 1
+        cat.add_blob("ab" * 32, 1, 1)
+        cat.add_ref(owner, "ab" * 32)
+        assert owner in cat.owners_of("ab" * 32) and "ab" * 32 in cat.blobs_of(owner)
+    assert both[0].owners_of("ab" * 32) == both[1].owners_of("ab" * 32)  # the same order: by bytes
+
+
 # -- URLs and failures -------------------------------------------------------------------------
+
+
+def test_text_postgresql_cannot_hold_is_one_clear_error_and_nothing_is_written(pg_url: str) -> None:
+    cat = open_catalog(pg_url)
+    try:
+        cat.add_blob("ab" * 32, 3, 3)
+        with pytest.raises(CasstoreError, match=r"refused a value: .*0x00"), cat.write():
+            cat.add_ref("pin:ok", "ab" * 32)
+            cat.add_ref("pin:a\x00b", "ab" * 32)
+        assert cat.owners_of("ab" * 32) == []
+        with pytest.raises(CasstoreError, match="refused a value"):
+            cat.file("demo\x00.whl")
+    finally:
+        cat.close()
 
 
 def test_open_catalog_picks_the_engine_by_url(tmp_path: Path, pg_url: str) -> None:
