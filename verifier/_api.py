@@ -16,7 +16,7 @@ from ._diff import compare_wheels, published_status, run_diffoscope
 from ._errors import InvalidSdist, ToolMissing, VerifierError
 from ._grade import BuildOutcome, Grade, grade
 from ._record import Explanation, Recipe, VerificationRecord
-from ._run import DEFAULT_MEMORY, DEFAULT_TIMEOUT
+from ._run import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT
 from ._sandbox import Sandbox, detect_sandbox
 from ._targets import DEFAULT_TARGET, get_target
 
@@ -96,6 +96,15 @@ def variations_for(builds: int, base: Sequence[Variation] = VARIATIONS) -> list[
     return out
 
 
+def _hidden(store: BlobStore | None, workdir: Path) -> list[Path]:
+    """What builds must not see: the store's directory when it has one on disk (not when builds run inside it)."""
+    root = getattr(store, "root", None)
+    if not isinstance(root, Path) or not root.is_dir():
+        return []
+    root = root.resolve()
+    return [] if root == workdir or root in workdir.parents else [root]
+
+
 def _blob(store: BlobStore | None, path: Path | None) -> str | None:
     if store is None or path is None or not path.is_file():
         return None
@@ -115,17 +124,23 @@ def rebuild(
     zig_cache: Path | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     memory: int | None = DEFAULT_MEMORY,
+    processes: int | None = DEFAULT_PROCESSES,
     smoke: bool = True,
     sysroots: Path | None = None,
     python: str | None = None,
 ) -> tuple[Recipe, BuildResult]:
-    """Build one wheel of `sdist` for `target` (by `recipe`, or a fresh one pinned now)."""
+    """Build one wheel of `sdist` for `target` (by `recipe`, or a fresh one pinned now), in `sandbox` (default:
+    the best one here) under `timeout` seconds, `memory` bytes per process and `processes` processes."""
     workdir = workdir.absolute()
     path = _resolve_sdist(sdist, store, workdir)
+    sandbox = sandbox if sandbox is not None else detect_sandbox()
+    hidden = _hidden(store, workdir)
     recipe = recipe or make_recipe(path, target, wheelhouse=wheelhouse, workdir=workdir, sysroots=sysroots,
+                                   sandbox=sandbox, hidden=hidden, timeout=timeout, memory=memory, processes=processes,
                                    python=python)
     res = build_once(path, recipe, variation, workdir=workdir, wheelhouse=wheelhouse, zig_cache=zig_cache,
-                     sandbox=sandbox, timeout=timeout, memory=memory, smoke=smoke, sysroots=sysroots)
+                     sandbox=sandbox, timeout=timeout, memory=memory, processes=processes, hidden=hidden, smoke=smoke,
+                     sysroots=sysroots)
     return recipe, res
 
 
@@ -172,6 +187,7 @@ def verify(
     diffoscope: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     memory: int | None = DEFAULT_MEMORY,
+    processes: int | None = DEFAULT_PROCESSES,
     progress: Callable[[str], None] | None = None,
     clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
     sysroots: Path | None = None,
@@ -180,12 +196,15 @@ def verify(
     """Build `sdist` `builds` times per target under varied conditions and grade each target.
 
     `published` maps a target to the wheel the index published for it; `stored_digests` maps a target to
-    the digest of the wheel already on record for this recipe. `python` is the CPython version to build for
-    (default: the host's; `verifier.PYTHONS` lists the others). Returns one record per target."""
+    the digest of the wheel already on record for this recipe. The sdist's code runs in `sandbox` (default:
+    the best one here; the store's directory hidden) under `timeout` seconds, `memory` bytes per process and
+    `processes` processes per build. `python` is the CPython version to build for (default: the host's;
+    `verifier.PYTHONS` lists the others). Returns one record per target."""
     workdir = workdir.absolute()
     say = progress or (lambda _msg: None)
     path = _resolve_sdist(sdist, store, workdir)
     sandbox = sandbox if sandbox is not None else detect_sandbox()
+    hidden = _hidden(store, workdir)
     records = []
     for target in targets:
         t = get_target(target)
@@ -194,12 +213,14 @@ def verify(
         if tdir.exists():
             shutil.rmtree(tdir)
         tdir.mkdir(parents=True)
-        recipe = make_recipe(path, t, wheelhouse=wheelhouse, workdir=tdir, sysroots=sysroots, python=python)
+        recipe = make_recipe(path, t, wheelhouse=wheelhouse, workdir=tdir, sysroots=sysroots, sandbox=sandbox,
+                             hidden=hidden, timeout=timeout, memory=memory, processes=processes, python=python)
         results = []
         for v in variations_for(builds, variations):
             say(f"{path.name} [{t.name}] build {v.name!r}...")
             res = build_once(path, recipe, v, workdir=tdir, wheelhouse=wheelhouse, zig_cache=zig_cache,
-                             sandbox=sandbox, timeout=timeout, memory=memory, sysroots=sysroots)
+                             sandbox=sandbox, timeout=timeout, memory=memory, processes=processes, hidden=hidden,
+                             sysroots=sysroots)
             say(f"{path.name} [{t.name}] build {v.name!r}: {'ok' if res.ok else res.failure} ({res.seconds:.1f} s)")
             results.append(res)
         outcomes = [BuildOutcome(r.variation, r.ok, r.infra_failure, r.failure, r.blake3, _members(r)) for r in results]

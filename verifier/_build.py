@@ -20,7 +20,7 @@ from ._elf import fix_musl_needed
 from ._errors import VerifierError
 from ._pythons import HOST_PYTHON, PythonSource, get_python, python_of_tag
 from ._record import BuildRecord, Recipe
-from ._run import DEFAULT_MEMORY, DEFAULT_TIMEOUT, run
+from ._run import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT, RunResult, run
 from ._sandbox import Sandbox, detect_sandbox
 from ._sdist import build_requires, extract_sdist, sdist_epoch
 from ._smoke import (
@@ -81,13 +81,15 @@ class BuildResult:
     root: Path | None = None  # the build root, for finding embedded paths
     seconds: float = 0.0
     sandbox: str = "none"
+    timeout: float | None = None  # the build command's wall-clock limit, in seconds
+    limits: str | None = None  # every limit the build command ran under, as `describe_limits` says
 
     def to_record(self, log_blake3: str | None = None) -> BuildRecord:
         return BuildRecord(
             self.variation, self.ok, self.infra_failure, self.failure,
             self.wheel.name if self.wheel else None, self.sha256, self.blake3, list(self.ext_modules),
             self.auditwheel_policy, self.smoke, log_blake3, str(self.log) if self.log else None,
-            round(self.seconds, 3), self.sandbox,
+            round(self.seconds, 3), self.sandbox, self.timeout, self.limits,
         )
 
 
@@ -148,8 +150,6 @@ def _headers_source(target: Target, sysroot: Sysroot | None, py: PythonSource | 
     return f"debian:{sysroot.deb(f'libpython{py.version}-dev')}"
 
 
-
-
 def python_tag() -> str:
     return f"cp{sys.version_info.major}{sys.version_info.minor}"
 
@@ -165,10 +165,16 @@ def make_recipe(
     ldflags: str = "",
     online: bool = True,
     sysroots: Path | None = None,
+    sandbox: Sandbox | None = None,
+    hidden: Sequence[Path] = (),
+    timeout: float = 600,
+    memory: int | None = DEFAULT_MEMORY,
+    processes: int | None = DEFAULT_PROCESSES,
     python: str | PythonSource | None = None,
 ) -> Recipe:
     """Pin everything a rebuild of `sdist` for `target` and CPython `python` (default: the host's version)
-    depends on; fetch missing build deps if `online`."""
+    depends on; fetch missing build deps if `online`. The backend's own requirements hook runs the sdist's
+    code: in `sandbox` under the same limits as a build."""
     t = get_target(target)
     py = get_python(python or HOST_PYTHON)
     base = _build_python(py, sysroots)
@@ -180,9 +186,10 @@ def make_recipe(
     log = workdir / "deps.log"
     launcher = base.write_launcher(workdir / f"python{py.version}") if base else None
     pins = _lock(requires, wheelhouse, log, online, launcher)
-    extra = _dynamic_requires(src, pins, wheelhouse, workdir / "recipe-venv", log, base)
+    confine = _Confinement(sandbox if sandbox is not None else detect_sandbox(), tuple(hidden), timeout, memory, processes)
+    extra = _dynamic_requires(src, pins, wheelhouse, workdir / "recipe-venv", log, confine, base)
     if extra:  # e.g. old setuptools asks for `wheel`; pin those too
-        pins = _lock([*requires, *extra], wheelhouse, log, online)
+        pins = _lock([*requires, *extra], wheelhouse, log, online, launcher)
     shutil.rmtree(workdir / "recipe-src")
     shutil.rmtree(workdir / "recipe-venv", ignore_errors=True)
     if launcher:
@@ -230,13 +237,28 @@ _REQUIRES_PROBE = (
 )
 
 
+@dataclass(frozen=True)
+class _Confinement:
+    """Where and under which limits the sdist's own code runs."""
+
+    sandbox: Sandbox
+    hidden: tuple[Path, ...]
+    timeout: float
+    memory: int | None
+    processes: int | None
+
+    def run(self, argv: Sequence[str], *, cwd: Path, env: dict[str, str], log: Path, writable: Sequence[Path],
+            umask: int = 0o022, cpus: int | None = None) -> RunResult:
+        return run(argv, cwd=cwd, env=env, log=log, sandbox=self.sandbox, writable=writable, hidden=self.hidden,
+                   timeout=self.timeout, memory=self.memory, processes=self.processes, umask=umask, cpus=cpus)
+
+
 def _dynamic_requires(src: Path, pins: Sequence[Pin], wheelhouse: Path, venv: Path, log: Path,
-                      base: Sysroot | None = None) -> list[str]:
-    """What the backend's get_requires_for_build_wheel hook adds, asked in a sandbox without network."""
+                      confine: _Confinement, base: Sysroot | None = None) -> list[str]:
+    """What the backend's get_requires_for_build_wheel hook adds, asked in the sandbox without network."""
     python = _venv(venv, pins, wheelhouse, log, base)
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(venv), "LC_ALL": "C.UTF-8", "TMPDIR": str(venv)}
-    r = run([str(python), "-c", _REQUIRES_PROBE, str(src)], cwd=src, env=env, log=log, sandbox=detect_sandbox(),
-            writable=[src, venv], timeout=600)
+    r = confine.run([str(python), "-c", _REQUIRES_PROBE, str(src)], cwd=src, env=env, log=log, writable=[src, venv])
     line = next((ln for ln in r.output.splitlines() if ln.startswith("REQUIRES=")), None)
     if not r.ok or line is None:
         return []  # the build itself will fail and say why, in its own log
@@ -263,11 +285,15 @@ def build_once(
     sandbox: Sandbox | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     memory: int | None = DEFAULT_MEMORY,
+    processes: int | None = DEFAULT_PROCESSES,
+    hidden: Sequence[Path] = (),
     smoke: bool = True,
     sysroots: Path | None = None,
 ) -> BuildResult:
     """Build `sdist` by `recipe` under `variation` in `workdir/<variation.subdir>`; never raises for a
-    failing build (the result says why), raises VerifierError for bad inputs."""
+    failing build (the result says why), raises VerifierError for bad inputs. The build runs in `sandbox`
+    with `hidden` paths (the store) out of its sight, killed after `timeout` seconds, with at most
+    `processes` processes and `memory` bytes of address space per process."""
     start = time.monotonic()
     target = get_target(recipe.target)
     wheelhouse = wheelhouse or default_wheelhouse()
@@ -283,7 +309,7 @@ def build_once(
     for d in dirs.values():
         d.mkdir(parents=True)
     log = dirs["logs"] / "build.log"
-    res = BuildResult(variation.name, ok=False, log=log, root=root, sandbox=sandbox.name)
+    res = BuildResult(variation.name, ok=False, log=log, root=root, sandbox=sandbox.name, timeout=timeout)
     try:
         src = extract_sdist(sdist, root / "src")
     except VerifierError as e:
@@ -335,13 +361,21 @@ def build_once(
     }
     argv = [str(venv / "bin" / "python"), "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dirs["out"]), str(src)]
     writable = [root] if variation.cold_cache else [root, cache]
-    r = run(argv, cwd=src, env=env, log=log, sandbox=sandbox, writable=writable, timeout=timeout, memory=memory,
-            umask=int(recipe.umask, 8), cpus=variation.cpus)
+    confine = _Confinement(sandbox, tuple(hidden), timeout, memory, processes)
+    r = confine.run(argv, cwd=src, env=env, log=log, writable=writable, umask=int(recipe.umask, 8), cpus=variation.cpus)
+    res.limits = r.limits
     if r.timed_out:
-        return _fail(res, f"build timed out after {timeout:.0f} s", start, infra=True)
+        return _fail(res, f"build timed out after {timeout:g} s{_stopped(r)}", start, infra=True)
     if not r.ok:
-        return _fail(res, f"build failed with exit code {r.returncode}", start)
+        return _fail(res, f"build failed with exit code {r.returncode}{_stopped(r)}", start)
     return _check_wheel(res, dirs["out"], recipe, target, root, sandbox, log, smoke, start, sysroot)
+
+
+def _stopped(r: RunResult) -> str:
+    """What the sandbox's limits did to a failed build, for its failure reason."""
+    notes = [f"it hit the sandbox's process limit: {r.limits.split('; ')[-1]}"] if r.process_limit_hit else []
+    notes += [f"{r.leftovers} process(es) it left running were killed"] if r.leftovers else []
+    return "".join(f"; {n}" for n in notes)
 
 
 def _smoke(wheel: Path, modules: Sequence[str], target: Target, workdir: Path, sandbox: Sandbox, log: Path,

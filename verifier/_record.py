@@ -83,7 +83,11 @@ class BuildRecord:
     log_blake3: str | None  # the build log, as a blob in the store
     log_path: str | None
     seconds: float
-    sandbox: str
+    sandbox: str  # e.g. "bubblewrap 0.8.0", or a fallback with its reason: "none (bubblewrap unavailable: ...)"
+    # Added later (absent from older records, read back as None): the build's wall-clock limit in seconds,
+    # and every limit it ran under ("timeout 1800 s; memory 16384 MiB (RLIMIT_AS); processes 1024 (cgroup v1 pids)").
+    timeout: float | None = None
+    limits: str | None = None
 
 
 @dataclass

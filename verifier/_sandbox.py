@@ -1,4 +1,5 @@
-"""How a command is confined: bubblewrap when the machine allows it, else nothing (and the record says so)."""
+"""How a command is confined: bubblewrap when the machine allows it, else `unshare --net`, else nothing;
+the record names which, and why the better ones were not used (docs/verifier.md, "Sandbox")."""
 
 from __future__ import annotations
 
@@ -17,17 +18,30 @@ class Sandbox:
 
     name: str = "none"
 
-    def wrap(self, argv: Sequence[str], *, writable: Sequence[Path], cwd: Path) -> list[str]:
+    def wrap(self, argv: Sequence[str], *, writable: Sequence[Path], cwd: Path, hidden: Sequence[Path] = ()) -> list[str]:
         return list(argv)
 
 
+@dataclass
 class NoSandbox(Sandbox):
-    name = "none"
+    """No confinement at all; `reason` says why (it goes into the record with the name)."""
+
+    reason: str = ""
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"none ({self.reason})" if self.reason else "none"
+
+
+# Replaced by empty directories in the sandbox: homes (keys, tokens, other checkouts), the host's temporary
+# files, and /run (the sockets of docker, dbus, systemd: a read-only mount does not stop connect()).
+PRIVATE = ("/tmp", "/var/tmp", "/root", "/home", "/run", "/var/run", "/mnt", "/media", "/srv")
 
 
 @dataclass
 class Bubblewrap(Sandbox):
-    """Read-only root, private /tmp, no network, only `writable` paths writable."""
+    """Read-only root; empty homes, /tmp and /run; no network, IPC, PID or UTS sharing; no capabilities, no
+    new privileges; only `writable` paths writable; `hidden` paths (the store) replaced by empty directories."""
 
     bwrap: str
     version: str
@@ -37,28 +51,36 @@ class Bubblewrap(Sandbox):
     def name(self) -> str:  # type: ignore[override]
         return f"bubblewrap {self.version}"
 
-    def wrap(self, argv: Sequence[str], *, writable: Sequence[Path], cwd: Path) -> list[str]:
-        cmd = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        for p in _visible_under_tmp():  # the private /tmp must not hide the interpreter or the checkout
+    def wrap(self, argv: Sequence[str], *, writable: Sequence[Path], cwd: Path, hidden: Sequence[Path] = ()) -> list[str]:
+        cmd = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        home = Path.home().resolve()
+        private = [Path(p) for p in PRIVATE if os.path.isdir(p) and not os.path.islink(p)]
+        private += [home] if home != Path("/") and not any(home == p or p in home.parents for p in private) else []
+        for p in private:
+            cmd += ["--tmpfs", str(p)]
+        for p in _needed_inside(private):  # the private dirs must not hide the interpreter or the checkout
             cmd += ["--ro-bind", str(p), str(p)]
+        for p in hidden:  # after the re-exposed ones: a store inside the checkout stays hidden
+            if Path(p).is_dir():
+                cmd += ["--tmpfs", str(p)]
         for p in writable:
             cmd += ["--bind", str(p), str(p)]
         if not any(cwd == p or p in cwd.parents for p in writable):
             cmd += ["--ro-bind", str(cwd), str(cwd)]  # /tmp is private: keep the working directory visible
         cmd += ["--unshare-all"] + (["--share-net"] if self.network else [])
-        cmd += ["--hostname", "rebuild", "--die-with-parent", "--new-session", "--chdir", str(cwd), "--"]
+        cmd += ["--cap-drop", "ALL", "--hostname", "rebuild", "--die-with-parent", "--new-session",
+                "--chdir", str(cwd), "--"]
         return cmd + list(argv)
 
 
-def _visible_under_tmp() -> list[Path]:
-    """The Python installation and the working directory of this process, where they live below /tmp
-    (a virtualenv or a checkout there); the sandbox's private /tmp would hide them otherwise."""
-    tmp = Path("/tmp")
+def _needed_inside(private: Sequence[Path]) -> list[Path]:
+    """The Python installation (with the zig of its `ziglang` package) and the working directory of this
+    process (a checkout: its .cache holds the sysroots), where they live below a private directory."""
     keep: list[Path] = []
     for raw in (sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent.parent),
                 os.getcwd()):
         p = Path(raw).resolve()
-        if tmp in p.parents and p.is_dir() and not any(k == p or k in p.parents for k in keep):
+        if any(d in p.parents for d in private) and p.is_dir() and not any(k == p or k in p.parents for k in keep):
             keep = [k for k in keep if p not in k.parents] + [p]
     return sorted(keep)
 
@@ -68,25 +90,35 @@ class Unshare(Sandbox):
     """The fallback without bubblewrap: only a private, empty network namespace (`unshare --net`)."""
 
     unshare: str
-    name: str = "unshare --net"
+    reason: str = ""  # why not bubblewrap
 
-    def wrap(self, argv: Sequence[str], *, writable: Sequence[Path], cwd: Path) -> list[str]:
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"unshare --net ({self.reason})" if self.reason else "unshare --net"
+
+    def wrap(self, argv: Sequence[str], *, writable: Sequence[Path], cwd: Path, hidden: Sequence[Path] = ()) -> list[str]:
         return [self.unshare, "--net", "--", *argv]
 
 
-def detect_sandbox(prefer: bool = True) -> Sandbox:
-    """Bubblewrap if installed and working here (it needs user namespaces), else `unshare --net` if that
-    works, else NoSandbox. The record names whichever was used."""
+def detect_sandbox(prefer: bool = True, *, path: str | None = None) -> Sandbox:
+    """Bubblewrap if installed (on `path`, default $PATH) and working here (it needs user namespaces), else
+    `unshare --net` if that works, else NoSandbox. The fallbacks carry the reason into their name, so the
+    record says which sandbox ran and why not a better one."""
     if not prefer:
-        return NoSandbox()
+        return NoSandbox("no sandbox asked for")
     from ._run import run  # the one place subprocesses run (it imports this module)
 
     env = {"PATH": "/usr/bin:/bin"}
-    exe = shutil.which("bwrap")
-    if exe is None or not run(["true"], cwd=Path("/"), env=env, sandbox=Bubblewrap(exe, "?"), timeout=20).ok:
-        un = shutil.which("unshare")
-        if un is not None and run(["true"], cwd=Path("/"), env=env, sandbox=Unshare(un), timeout=20).ok:
-            return Unshare(un)
-        return NoSandbox()
-    out = run([exe, "--version"], cwd=Path("/"), env=env, timeout=20).output.split()
-    return Bubblewrap(exe, out[-1] if out else "?")
+    exe = shutil.which("bwrap", path=path)
+    why = "bubblewrap unavailable: no bwrap on PATH"
+    if exe is not None:
+        r = run(["true"], cwd=Path("/"), env=env, sandbox=Bubblewrap(exe, "?"), timeout=20)
+        if r.ok:
+            out = run([exe, "--version"], cwd=Path("/"), env=env, timeout=20).output.split()
+            return Bubblewrap(exe, out[-1] if out else "?")
+        last = r.output.strip().splitlines()[-1:] or [f"exit code {r.returncode}"]
+        why = f"bubblewrap unavailable: {exe} does not run here: {last[0]}"
+    un = shutil.which("unshare", path=path)
+    if un is not None and run(["true"], cwd=Path("/"), env=env, sandbox=Unshare(un), timeout=20).ok:
+        return Unshare(un, why)
+    return NoSandbox(why + ("; no unshare on PATH" if un is None else "; unshare --net not permitted here"))

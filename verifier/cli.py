@@ -18,9 +18,12 @@ from ._api import rebuild as _rebuild
 from ._api import verify as _verify
 from ._build import REBUILD
 from ._errors import VerifierError
+from ._limits import DEFAULT_PROCESSES
 from ._pythons import HOST_PYTHON, PYTHONS
 from ._rebuilder import keep_records
 from ._record import VerificationRecord
+from ._run import DEFAULT_TIMEOUT
+from ._sandbox import Bubblewrap, Sandbox, detect_sandbox
 from ._targets import DEFAULT_TARGET, TARGETS
 
 __all__ = ["rebuild", "summary_rows", "verify"]
@@ -37,6 +40,19 @@ _python_opt = click.option(
 )
 _wheelhouse_opt = click.option("--wheelhouse", type=click.Path(file_okay=False, path_type=Path), default=None,
                                help="Local wheelhouse of build dependencies [default: .cache/wheelhouse].")
+_timeout_opt = click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
+                            help="Seconds a build (and the sdist's requirements hook) may run before it is killed; "
+                                 "a timed-out build is graded inconclusive.")
+_processes_opt = click.option("--max-processes", "processes", type=click.IntRange(min=8), default=DEFAULT_PROCESSES,
+                              show_default=True, help="Processes and threads one build may have at once.")
+
+
+def _sandbox() -> Sandbox:
+    """The best sandbox here; a fallback is said out loud (the records say it too)."""
+    sb = detect_sandbox()
+    if not isinstance(sb, Bubblewrap):
+        click.echo(f"warning: builds are not confined by bubblewrap: sandbox {sb.name}", err=True)
+    return sb
 
 
 def _pass_store(fn: Any) -> Any:
@@ -72,20 +88,25 @@ def summary_rows(records: Sequence[VerificationRecord]) -> list[tuple[str, str, 
               show_default=True, help="Directory for the rebuilt wheels.")
 @click.option("--put", is_flag=True, help="Also store the rebuilt wheels.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@_timeout_opt
+@_processes_opt
 @_python_opt
 @_pass_store
 def rebuild(store: Any, sdist: str, targets: tuple[str, ...], workdir: Path, wheelhouse: Path | None, output: Path,
-            put: bool, as_json: bool, python: str) -> None:
+            put: bool, as_json: bool, timeout: float, processes: int, python: str) -> None:
     """Rebuild wheels of SDIST (a path, or a filename or digest in the store) with Zig."""
     results = []
+    sandbox = _sandbox()
     try:
         for t in targets:
             click.echo(f"rebuilding {sdist} for {t}...", err=True)
             recipe, res = _rebuild(sdist, t, workdir=workdir / t, store=store, wheelhouse=wheelhouse,
-                                   variation=REBUILD, python=python)
+                                   variation=REBUILD, sandbox=sandbox, timeout=timeout, processes=processes,
+                                   python=python)
             entry: dict[str, Any] = {"target": t, "recipe": recipe.to_json(), "recipe_digest": recipe.digest,
                                      "ok": res.ok, "failure": res.failure, "log": str(res.log),
-                                     "seconds": round(res.seconds, 3)}
+                                     "seconds": round(res.seconds, 3), "sandbox": res.sandbox,
+                                     "limits": res.limits}
             if res.ok and res.wheel is not None:
                 output.mkdir(parents=True, exist_ok=True)
                 dest = output / res.wheel.name
@@ -113,17 +134,21 @@ def rebuild(store: Any, sdist: str, targets: tuple[str, ...], workdir: Path, whe
 @_wheelhouse_opt
 @click.option("--no-diffoscope", is_flag=True, help="Skip diffoscope reports.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verification records as JSON.")
+@_timeout_opt
+@_processes_opt
 @_python_opt
 @_pass_store
 def verify(store: Any, sdists: tuple[str, ...], targets: tuple[str, ...], builds: int, workdir: Path,
-           wheelhouse: Path | None, no_diffoscope: bool, as_json: bool, python: str) -> None:
+           wheelhouse: Path | None, no_diffoscope: bool, as_json: bool, timeout: float, processes: int,
+           python: str) -> None:
     """Build each SDIST several times per target under varied conditions and grade it."""
     records: list[VerificationRecord] = []
+    sandbox = _sandbox()
     try:
         for i, sdist in enumerate(sdists):
             records += _verify(sdist, targets, builds=builds, workdir=workdir / f"verify-{i}", store=store,
-                               wheelhouse=wheelhouse, diffoscope=not no_diffoscope,
-                               python=python, progress=lambda m: click.echo(m, err=True))
+                               wheelhouse=wheelhouse, diffoscope=not no_diffoscope, sandbox=sandbox, timeout=timeout,
+                               processes=processes, python=python, progress=lambda m: click.echo(m, err=True))
     except VerifierError as e:
         raise click.ClickException(str(e)) from None
     stored = keep_records(store, records)

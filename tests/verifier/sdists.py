@@ -131,3 +131,29 @@ def abi3_sdist(dest: Path) -> Path:
         "tinyabi/__init__.py": "from ._speed import add\n",
         "tinyabi/_speed.c": C_MODULE % {"extra": '#define STAMP "fixed"'},
     })
+
+
+def hostile_sdist(dest: Path, name: str, attack: str, config: dict[str, object] | None = None) -> Path:
+    """A pure setuptools sdist whose setup.py first runs `attack` (Python source) with `CFG` (the JSON
+    `config`), `token` and `blocked` (a list: what was refused, to append to) in scope. The build fails,
+    naming what was refused, when `blocked` is not empty, as a download at build time would; otherwise it
+    makes a pure wheel of the package `name` (`<name>/stolen.txt` holds whatever the attack wrote there)."""
+    import json
+
+    setup = (
+        "import json, os, sys\n"
+        f"CFG = json.loads({json.dumps(config or {})!r})\n"
+        "token = CFG.get('token', '')\n"
+        "blocked = []\n"
+        f"{attack}\n"
+        "if blocked:\n"
+        "    sys.exit('hostile build: refused: ' + '; '.join(blocked))\n"
+        "from setuptools import setup\n"
+        f"setup(name={name!r}, version='0.1', packages=[{name!r}], package_data={{{name!r}: ['stolen.txt']}})\n"
+    )
+    return write_sdist(dest, name, {
+        "pyproject.toml": PYPROJECT,
+        "setup.py": setup,
+        f"{name}/__init__.py": "",
+        f"{name}/stolen.txt": "",
+    })
