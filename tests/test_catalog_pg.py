@@ -312,6 +312,27 @@ def test_four_processes_write_one_catalog_without_losing_or_doubling_rows(pg_url
         cat.close()
 
 
+def _opener(url: str, me: int) -> None:
+    cat = open_catalog(url)
+    with cat.write():  # the first one in adds the blob, every later one pins it
+        if cat.blob("ab" * 32) is None:
+            cat.add_blob("ab" * 32, me, me)
+        else:
+            cat.add_ref(f"pin:{me}", "ab" * 32)
+    cat.close()
+
+
+def test_four_processes_create_one_fresh_catalog_at_once(pg_url: str) -> None:
+    # Concurrent CREATE TABLE IF NOT EXISTS races in PostgreSQL itself; the write lock orders them.
+    assert _run(_opener, (pg_url,)) == ["ok"] * N_PROCS
+    cat = open_catalog(pg_url)
+    try:
+        assert cat.schema_version() == 3
+        assert len(cat.blobs()) == 1 and len(cat.owners_of("ab" * 32)) == N_PROCS - 1
+    finally:
+        cat.close()
+
+
 def _files(n: int) -> list[tuple[str, bytes]]:
     return [make_wheel("pkg", f"1.{i}", files={"pkg/m.py": f"V = {i}\n".encode() * 2000,
                                                  "pkg/shared.py": b"SHARED = 1\n" * 500}) for i in range(n)]
