@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO, NoReturn
 from urllib.parse import parse_qsl, urlsplit
 
@@ -34,10 +35,10 @@ from ._digest import Digest
 from ._errors import CasstoreError, NotFound
 from ._objects import ObjectStat
 
-__all__ = ["S3Objects", "S3Error", "InvalidS3Url", "DEFAULT_PART_SIZE", "MIN_PART_SIZE"]
+__all__ = ["DEFAULT_PART_SIZE", "MIN_PART_SIZE", "InvalidS3Url", "S3Error", "S3Objects"]
 
 MIN_PART_SIZE = 5 << 20  # S3's smallest part (all but the last)
-DEFAULT_PART_SIZE = 16 << 20
+DEFAULT_PART_SIZE = 8 << 20  # 10,000 parts: blobs up to 78 GiB
 COPY_LIMIT = 5 << 30  # the largest object a single CopyObject may copy
 _RESUMES = 3  # times a broken download is resumed with a range request
 _URL_PARAMS = ("endpoint", "region", "access_key_id", "secret_access_key", "session_token", "part_size",
@@ -72,9 +73,9 @@ def _redact(url: str) -> str:
 
 def _boto() -> Any:
     try:
-        import boto3
-        import botocore.config
-        import botocore.exceptions
+        import boto3  # type: ignore[import-untyped]
+        import botocore.config  # type: ignore[import-untyped]
+        import botocore.exceptions  # type: ignore[import-untyped]
     except ImportError as e:  # pragma: no cover - the s3 extra is part of the test extra
         raise CasstoreError(f"S3 object storage needs boto3 ({e}): pip install 'casstore[s3]'") from None
     return boto3, botocore
@@ -93,7 +94,8 @@ _STATUS = re.compile(r"status code: (\d{3})")
 
 
 class _S3Writer:
-    """Buffers up to one part; past ``part_size`` the blob goes up as a multipart upload to a tmp key."""
+    """Buffers up to one part; past ``part_size`` the blob goes up as a multipart upload to a tmp key,
+    one part in flight while the next fills (at most about three parts in memory)."""
 
     def __init__(self, store: S3Objects) -> None:
         self._store = store
@@ -102,7 +104,8 @@ class _S3Writer:
         self._upload: str | None = None
         self._parts: list[dict[str, Any]] = []
         self._size = 0
-        self._done = False
+        self._pool: ThreadPoolExecutor | None = None
+        self._inflight: Future[dict[str, Any]] | None = None
 
     def write(self, data: bytes | memoryview) -> None:
         self._buf += data
@@ -116,22 +119,35 @@ class _S3Writer:
             self._tmp = f"{s._tmp_prefix}{uuid.uuid4().hex}"
             with s._errors("starting a multipart upload", self._tmp):
                 self._upload = s._client.create_multipart_upload(Bucket=s.bucket, Key=self._tmp)["UploadId"]
-        number = len(self._parts) + 1
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="casstore-s3-part")
+        self._wait()
+        body = bytes(self._buf)
+        self._buf.clear()
+        assert self._pool is not None
+        self._inflight = self._pool.submit(self._upload_part, len(self._parts) + 1, body)
+
+    def _upload_part(self, number: int, body: bytes) -> dict[str, Any]:
+        s = self._store
         with s._errors(f"uploading part {number}", self._tmp):
             etag = s._client.upload_part(Bucket=s.bucket, Key=self._tmp, UploadId=self._upload,
-                                         PartNumber=number, Body=bytes(self._buf))["ETag"]
-        self._parts.append({"PartNumber": number, "ETag": etag})
-        self._buf.clear()
+                                         PartNumber=number, Body=body)["ETag"]
+        return {"PartNumber": number, "ETag": etag}
+
+    def _wait(self) -> None:
+        """Wait for the part in flight; its error, if any, is raised here."""
+        if self._inflight is not None:
+            inflight, self._inflight = self._inflight, None
+            self._parts.append(inflight.result())
 
     def commit(self, key: Digest) -> bool:
         s = self._store
-        self._done = True
         dest = s._key(key)
         if self._upload is None:
             return s._create(dest, bytes(self._buf), key)
         try:
             if self._buf:
                 self._send_part()
+            self._wait()
             with s._errors("completing a multipart upload", self._tmp):
                 s._client.complete_multipart_upload(Bucket=s.bucket, Key=self._tmp, UploadId=self._upload,
                                                     MultipartUpload={"Parts": self._parts})
@@ -145,13 +161,17 @@ class _S3Writer:
             self._cleanup()
 
     def abort(self) -> None:
-        self._done = True
         self._buf = bytearray()
         self._cleanup()
 
     def _cleanup(self) -> None:
         """Best effort: what is left behind (a crash, the endpoint gone) goes at ``clean_temp``."""
         s = self._store
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                self._wait()
+            self._pool.shutdown(wait=True)
+            self._pool = None
         with contextlib.suppress(Exception):
             if self._upload is not None:
                 s._client.abort_multipart_upload(Bucket=s.bucket, Key=self._tmp, UploadId=self._upload)
@@ -270,7 +290,7 @@ class S3Objects:
         """``s3://BUCKET[/PREFIX][?endpoint=URL&region=R&access_key_id=K&secret_access_key=S&part_size=N]``.
 
         ``endpoint``: the S3 server (default: AWS); ``addressing_style``: ``path`` (default with an
-        endpoint) or ``virtual``; ``part_size``: bytes per multipart part (default 16 MiB, at least 5 MiB).
+        endpoint) or ``virtual``; ``part_size``: bytes per multipart part (default 8 MiB, at least 5 MiB).
         """
         parts = urlsplit(url)
         if parts.scheme != "s3":
@@ -465,7 +485,7 @@ class S3Objects:
 
     def open(self, key: Digest) -> BinaryIO:
         """A stream of the object's bytes (one GET, resumed by range requests if it breaks)."""
-        return io.BufferedReader(_S3Reader(self, self._key(key), key), buffer_size=1 << 20)  # type: ignore[return-value]
+        return io.BufferedReader(_S3Reader(self, self._key(key), key), buffer_size=1 << 20)
 
     def delete(self, key: Digest) -> bool:
         if not self.exists(key):

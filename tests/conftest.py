@@ -56,7 +56,8 @@ def s3_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     state = tmp_path_factory.mktemp("radosgw")
     script = ROOT / ".ci" / "services" / "radosgw"
-    run = subprocess.run([str(script), "start", str(state)], capture_output=True, text=True, timeout=300)
+    run = subprocess.run([str(script), "start", str(state)], check=False, capture_output=True, text=True,
+                         timeout=300)
     try:
         if run.returncode != 0:
             pytest.fail(f"{script.name} start failed: {run.stderr.strip()}", pytrace=False)
@@ -65,7 +66,7 @@ def s3_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url + "&" + urlencode({"access_key_id": creds["AWS_ACCESS_KEY_ID"],
                                      "secret_access_key": creds["AWS_SECRET_ACCESS_KEY"]})
     finally:
-        subprocess.run([str(script), "stop", str(state)], capture_output=True, timeout=120)
+        subprocess.run([str(script), "stop", str(state)], check=False, capture_output=True, timeout=120)
 
 
 def fresh_s3_prefix(url: str) -> str:

@@ -130,7 +130,8 @@ def test_concurrent_writers_of_one_key_never_overwrite_each_other(objects: S3Obj
         start = threading.Barrier(len(writers))
         results: list[bool | None] = [None] * len(writers)
 
-        def commit(i: int) -> None:
+        def commit(i: int, start: threading.Barrier = start, results: list[bool | None] = results,
+                   writers: list = writers, key: Digest = key) -> None:
             start.wait()
             results[i] = writers[i].commit(key)
 
