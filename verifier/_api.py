@@ -17,7 +17,7 @@ from ._errors import InvalidSdist, ToolMissing, VerifierError
 from ._grade import BuildOutcome, Grade, grade
 from ._record import Explanation, Recipe, VerificationRecord
 from ._run import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT
-from ._sandbox import Sandbox, detect_sandbox
+from ._sandbox import Sandbox, detect_sandbox, hiding
 from ._targets import DEFAULT_TARGET, get_target
 
 __all__ = ["BlobStore", "rebuild", "variations_for", "verify"]
@@ -133,13 +133,12 @@ def rebuild(
     the best one here) under `timeout` seconds, `memory` bytes per process and `processes` processes."""
     workdir = workdir.absolute()
     path = _resolve_sdist(sdist, store, workdir)
-    sandbox = sandbox if sandbox is not None else detect_sandbox()
-    hidden = _hidden(store, workdir)
+    sandbox = hiding(sandbox if sandbox is not None else detect_sandbox(), _hidden(store, workdir))
     recipe = recipe or make_recipe(path, target, wheelhouse=wheelhouse, workdir=workdir, sysroots=sysroots,
-                                   sandbox=sandbox, hidden=hidden, timeout=timeout, memory=memory, processes=processes,
+                                   sandbox=sandbox, timeout=timeout, memory=memory, processes=processes,
                                    python=python)
     res = build_once(path, recipe, variation, workdir=workdir, wheelhouse=wheelhouse, zig_cache=zig_cache,
-                     sandbox=sandbox, timeout=timeout, memory=memory, processes=processes, hidden=hidden, smoke=smoke,
+                     sandbox=sandbox, timeout=timeout, memory=memory, processes=processes, smoke=smoke,
                      sysroots=sysroots)
     return recipe, res
 
@@ -203,8 +202,7 @@ def verify(
     workdir = workdir.absolute()
     say = progress or (lambda _msg: None)
     path = _resolve_sdist(sdist, store, workdir)
-    sandbox = sandbox if sandbox is not None else detect_sandbox()
-    hidden = _hidden(store, workdir)
+    sandbox = hiding(sandbox if sandbox is not None else detect_sandbox(), _hidden(store, workdir))
     records = []
     for target in targets:
         t = get_target(target)
@@ -214,12 +212,12 @@ def verify(
             shutil.rmtree(tdir)
         tdir.mkdir(parents=True)
         recipe = make_recipe(path, t, wheelhouse=wheelhouse, workdir=tdir, sysroots=sysroots, sandbox=sandbox,
-                             hidden=hidden, timeout=timeout, memory=memory, processes=processes, python=python)
+                             timeout=timeout, memory=memory, processes=processes, python=python)
         results = []
         for v in variations_for(builds, variations):
             say(f"{path.name} [{t.name}] build {v.name!r}...")
             res = build_once(path, recipe, v, workdir=tdir, wheelhouse=wheelhouse, zig_cache=zig_cache,
-                             sandbox=sandbox, timeout=timeout, memory=memory, processes=processes, hidden=hidden,
+                             sandbox=sandbox, timeout=timeout, memory=memory, processes=processes,
                              sysroots=sysroots)
             say(f"{path.name} [{t.name}] build {v.name!r}: {'ok' if res.ok else res.failure} ({res.seconds:.1f} s)")
             results.append(res)

@@ -166,7 +166,6 @@ def make_recipe(
     online: bool = True,
     sysroots: Path | None = None,
     sandbox: Sandbox | None = None,
-    hidden: Sequence[Path] = (),
     timeout: float = 600,
     memory: int | None = DEFAULT_MEMORY,
     processes: int | None = DEFAULT_PROCESSES,
@@ -186,7 +185,7 @@ def make_recipe(
     log = workdir / "deps.log"
     launcher = base.write_launcher(workdir / f"python{py.version}") if base else None
     pins = _lock(requires, wheelhouse, log, online, launcher)
-    confine = _Confinement(sandbox if sandbox is not None else detect_sandbox(), tuple(hidden), timeout, memory, processes)
+    confine = _Confinement(sandbox if sandbox is not None else detect_sandbox(), timeout, memory, processes)
     extra = _dynamic_requires(src, pins, wheelhouse, workdir / "recipe-venv", log, confine, base)
     if extra:  # e.g. old setuptools asks for `wheel`; pin those too
         pins = _lock([*requires, *extra], wheelhouse, log, online, launcher)
@@ -242,15 +241,14 @@ class _Confinement:
     """Where and under which limits the sdist's own code runs."""
 
     sandbox: Sandbox
-    hidden: tuple[Path, ...]
     timeout: float
     memory: int | None
     processes: int | None
 
     def run(self, argv: Sequence[str], *, cwd: Path, env: dict[str, str], log: Path, writable: Sequence[Path],
             umask: int = 0o022, cpus: int | None = None) -> RunResult:
-        return run(argv, cwd=cwd, env=env, log=log, sandbox=self.sandbox, writable=writable, hidden=self.hidden,
-                   timeout=self.timeout, memory=self.memory, processes=self.processes, umask=umask, cpus=cpus)
+        return run(argv, cwd=cwd, env=env, log=log, sandbox=self.sandbox, writable=writable, timeout=self.timeout,
+                   memory=self.memory, processes=self.processes, umask=umask, cpus=cpus)
 
 
 def _dynamic_requires(src: Path, pins: Sequence[Pin], wheelhouse: Path, venv: Path, log: Path,
@@ -286,14 +284,13 @@ def build_once(
     timeout: float = DEFAULT_TIMEOUT,
     memory: int | None = DEFAULT_MEMORY,
     processes: int | None = DEFAULT_PROCESSES,
-    hidden: Sequence[Path] = (),
     smoke: bool = True,
     sysroots: Path | None = None,
 ) -> BuildResult:
     """Build `sdist` by `recipe` under `variation` in `workdir/<variation.subdir>`; never raises for a
-    failing build (the result says why), raises VerifierError for bad inputs. The build runs in `sandbox`
-    with `hidden` paths (the store) out of its sight, killed after `timeout` seconds, with at most
-    `processes` processes and `memory` bytes of address space per process."""
+    failing build (the result says why), raises VerifierError for bad inputs. The build runs in `sandbox`,
+    killed after `timeout` seconds, with at most `processes` processes and `memory` bytes of address space
+    per process."""
     start = time.monotonic()
     target = get_target(recipe.target)
     wheelhouse = wheelhouse or default_wheelhouse()
@@ -361,7 +358,7 @@ def build_once(
     }
     argv = [str(venv / "bin" / "python"), "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dirs["out"]), str(src)]
     writable = [root] if variation.cold_cache else [root, cache]
-    confine = _Confinement(sandbox, tuple(hidden), timeout, memory, processes)
+    confine = _Confinement(sandbox, timeout, memory, processes)
     r = confine.run(argv, cwd=src, env=env, log=log, writable=writable, umask=int(recipe.umask, 8), cpus=variation.cpus)
     res.limits = r.limits
     if r.timed_out:

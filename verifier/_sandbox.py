@@ -7,10 +7,10 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["Bubblewrap", "NoSandbox", "Sandbox", "detect_sandbox"]
+__all__ = ["Bubblewrap", "NoSandbox", "Sandbox", "detect_sandbox", "hiding"]
 
 
 class Sandbox:
@@ -36,6 +36,9 @@ class NoSandbox(Sandbox):
 # Replaced by empty directories in the sandbox: homes (keys, tokens, other checkouts), the host's temporary
 # files, and /run (the sockets of docker, dbus, systemd: a read-only mount does not stop connect()).
 PRIVATE = ("/tmp", "/var/tmp", "/root", "/home", "/run", "/var/run", "/mnt", "/media", "/srv")
+# tmpfs is memory: bounded. Builds get TMPDIR in their build root; /tmp is for tools that ignore it.
+TMPFS_SIZE = {"/tmp": 1 << 30, "/var/tmp": 1 << 30}
+TMPFS_OTHER = 64 << 20
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Bubblewrap(Sandbox):
     bwrap: str
     version: str
     network: bool = False
+    hide: tuple[Path, ...] = ()  # replaced by empty directories in every command this sandbox runs
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -57,12 +61,12 @@ class Bubblewrap(Sandbox):
         private = [Path(p) for p in PRIVATE if os.path.isdir(p) and not os.path.islink(p)]
         private += [home] if home != Path("/") and not any(home == p or p in home.parents for p in private) else []
         for p in private:
-            cmd += ["--tmpfs", str(p)]
+            cmd += ["--size", str(TMPFS_SIZE.get(str(p), TMPFS_OTHER)), "--tmpfs", str(p)]
         for p in _needed_inside(private):  # the private dirs must not hide the interpreter or the checkout
             cmd += ["--ro-bind", str(p), str(p)]
-        for p in hidden:  # after the re-exposed ones: a store inside the checkout stays hidden
+        for p in (*self.hide, *hidden):  # after the re-exposed ones: a store inside the checkout stays hidden
             if Path(p).is_dir():
-                cmd += ["--tmpfs", str(p)]
+                cmd += ["--size", str(TMPFS_OTHER), "--tmpfs", str(p)]
         for p in writable:
             cmd += ["--bind", str(p), str(p)]
         if not any(cwd == p or p in cwd.parents for p in writable):
@@ -71,6 +75,13 @@ class Bubblewrap(Sandbox):
         cmd += ["--cap-drop", "ALL", "--hostname", "rebuild", "--die-with-parent", "--new-session",
                 "--chdir", str(cwd), "--"]
         return cmd + list(argv)
+
+
+def hiding(sandbox: Sandbox, paths: Sequence[Path]) -> Sandbox:
+    """`sandbox`, also hiding `paths` (the store) from everything it runs; other sandboxes cannot hide."""
+    if isinstance(sandbox, Bubblewrap) and paths:
+        return replace(sandbox, hide=(*sandbox.hide, *paths))
+    return sandbox
 
 
 def _needed_inside(private: Sequence[Path]) -> list[Path]:
