@@ -3,6 +3,7 @@
 The public API is what this module exports; everything in ``_``-modules is private.
 """
 
+from ._catalog import BaseCatalog, Catalog, CatalogUnavailable, open_catalog
 from ._digest import Digest
 from ._errors import (
     CasstoreError,
@@ -14,15 +15,15 @@ from ._errors import (
     NotFound,
     StoreFormatError,
 )
+from ._evict import Eligibility, Policy, eligibility
+from ._eviction import Evicted, EvictReport, ProjectReclaim
 from ._model import FileInfo, FsckReport, GcReport, ProjectStats, Stats
 from ._names import DistName, parse_filename
 from ._objects import DiskObjects, MemoryObjects, ObjectStore
-from ._evict import Eligibility, Policy, eligibility
-from ._eviction import Evicted, EvictReport, ProjectReclaim
+from ._open import open_store
 from ._reconstruct import Rebuilder, Reconstruction, ReconstructionFailed
 from ._records import InvalidRecord
 from ._store import DEFAULT_GRACE, FORMAT_VERSION, Store
-from ._open import open_store
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,7 @@ _LAZY = {
     "fetch": "_mirror", "sync_mirror": "_mirror", "trusted_digests": "_mirror",
     "make_app": "_server",
     "RecoveryReport": "_repair", "recover_catalog": "_repair",
+    "PostgresCatalog": "_catalog_pg", "S3Objects": "_s3",
 }
 
 
@@ -48,13 +50,23 @@ def __getattr__(name: str) -> object:
     return value
 
 __all__ = [
-    "CasstoreError",
-    "ChecksumMismatch",
     "DEFAULT_GRACE",
+    "FORMAT_VERSION",
+    "BaseCatalog",
+    "CasstoreError",
+    "Catalog",
+    "CatalogUnavailable",
+    "ChecksumMismatch",
     "Digest",
     "DiskObjects",
     "DistName",
-    "FORMAT_VERSION",
+    "Eligibility",
+    "EvictReport",
+    "Evicted",
+    "Expected",
+    "ExportReport",
+    "FetchFailed",
+    "FetchResult",
     "FileConflict",
     "FileInfo",
     "FsckReport",
@@ -63,34 +75,30 @@ __all__ = [
     "InvalidDigest",
     "InvalidFilename",
     "InvalidRecord",
-    "Eligibility",
-    "EvictReport",
-    "Evicted",
+    "MemoryObjects",
+    "NotFound",
+    "ObjectStore",
     "Policy",
+    "PostgresCatalog",
     "ProjectReclaim",
+    "ProjectStats",
     "Rebuilder",
     "Reconstruction",
     "ReconstructionFailed",
     "RecoveryReport",
-    "eligibility",
-    "MemoryObjects",
-    "NotFound",
-    "ObjectStore",
-    "ProjectStats",
+    "S3Objects",
     "Stats",
     "Store",
     "StoreFormatError",
-    "open_store",
-    "parse_filename",
-    "ExportReport",
-    "Expected",
-    "FetchFailed",
-    "FetchResult",
     "SyncReport",
+    "eligibility",
     "export_index",
     "fetch",
     "make_app",
     "nginx_server",
+    "open_catalog",
+    "open_store",
+    "parse_filename",
     "recover_catalog",
     "sync_mirror",
     "trusted_digests",
