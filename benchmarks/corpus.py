@@ -4,12 +4,14 @@ Downloaded once from PyPI (PEP 691 JSON through ``casstore._pypi``) into the git
 ``.cache/corpus/<name>/`` and re-verified by sha256 on reuse.
 
     python benchmarks/corpus.py --corpus small     # markupsafe + msgpack, ~40 MB
+    python benchmarks/corpus.py --corpus medium    # the 8 projects, wheels for CPython 3.11/3.12, ~1.4 GB
     python benchmarks/corpus.py --corpus full      # 8 projects, ~2.7 GB
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +35,17 @@ CORPORA: dict[str, list[tuple[str, int]]] = {
         ("ruff>=0.4,<0.5", 2),
     ],
 }
+# medium: full's releases and sdists, every platform, but only the wheels for CPython 3.11 and 3.12
+# (plus abi3 and py3 wheels, which serve every version): ~1.4 GB, 334 wheels + 16 sdists, the
+# composition of the issue's 1.43 GB corpus. Files already in full's cache are hard-linked.
+CORPORA["medium"] = CORPORA["full"]
+_PY_TAGS = ("-cp311-", "-cp312-", "-abi3-", "-py3-none-", "-py2.py3-none-")
+
+
+def _wanted(name: str, filename: str) -> bool:
+    if name != "medium" or not filename.endswith(".whl"):
+        return True
+    return any(t in filename for t in _PY_TAGS)
 
 
 def plan(name: str) -> list[_pypi.RemoteFile]:
@@ -40,7 +53,7 @@ def plan(name: str) -> list[_pypi.RemoteFile]:
     for spec, latest in CORPORA[name]:
         project = spec.split(">")[0].split("=")[0].split("<")[0]
         out += _pypi.select(_pypi.list_files(project), spec, latest=latest)
-    return out
+    return [f for f in out if _wanted(name, f.filename)]
 
 
 def fetch(name: str, *, jobs: int = 6, quiet: bool = False) -> list[Path]:
@@ -50,6 +63,16 @@ def fetch(name: str, *, jobs: int = 6, quiet: bool = False) -> list[Path]:
     total = sum(f.size or 0 for f in files)
     if not quiet:
         print(f"corpus {name}: {len(files)} files, {total / 1e6:.0f} MB -> {dest}", file=sys.stderr)
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in files:  # reuse another corpus's download (still re-verified by sha256 below)
+        for other in CORPORA:
+            src = CACHE / other / f.filename
+            if other != name and src.exists() and not (dest / f.filename).exists():
+                try:
+                    os.link(src, dest / f.filename)
+                except OSError:
+                    continue  # another file system: download instead
+                break
     with ThreadPoolExecutor(jobs) as pool:
         paths = list(pool.map(lambda f: _pypi.download(f, dest), files))
     return sorted(paths)
