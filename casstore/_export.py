@@ -25,6 +25,7 @@ from . import _pages
 from ._errors import CasstoreError
 from ._fsutil import atomic_write_bytes
 from ._index import Index
+from ._names import parse_filename
 from ._store import Store
 
 __all__ = ["ExportReport", "export_index", "nginx_config", "nginx_server"]
@@ -90,7 +91,7 @@ def export_index(store: Store, dest: str | os.PathLike[str], *, files_url: str |
             if index.project_files_url.get(project, files_url) is not None:
                 continue
             wanted.add(f.filename)
-            target = files_dir / f.filename
+            target = files_dir / parse_filename(f.filename).filename  # a path only once it parses as a name
             if target.is_file() and target.stat().st_size == f.size:
                 report.files_kept += 1
             else:

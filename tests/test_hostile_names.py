@@ -162,3 +162,19 @@ def test_a_filename_is_never_a_path(tmp_path: Path, disk_store: Store) -> None:
     for bad in ("../" + fn, str(src)):
         with pytest.raises(InvalidFilename, match="path separator"):
             disk_store.put(io.BytesIO(data), bad)
+
+
+def test_export_uses_a_catalog_name_as_a_path_only_once_it_parses(tmp_path: Path) -> None:
+    """Defense in depth: a catalog edited by another tool cannot make the export write outside."""
+    from casstore._export import export_index
+
+    store = Store.directory(tmp_path / "store")
+    fn, data = make_wheel("demo", "1.0")
+    store.put(io.BytesIO(data), fn)
+    with store.catalog.write():
+        store.catalog.execute("UPDATE files SET filename = ? WHERE filename = ?",
+                              ["../../evil-1.0-py3-none-any.whl", fn])
+    with pytest.raises(InvalidFilename, match="path separator"):
+        export_index(store, tmp_path / "export" / "site")
+    assert not list(tmp_path.rglob("evil-1.0-py3-none-any.whl"))
+    store.close()
