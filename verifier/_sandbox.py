@@ -36,6 +36,9 @@ class NoSandbox(Sandbox):
 # Replaced by empty directories in the sandbox: homes (keys, tokens, other checkouts), the host's temporary
 # files, and /run (the sockets of docker, dbus, systemd: a read-only mount does not stop connect()).
 PRIVATE = ("/tmp", "/var/tmp", "/root", "/home", "/run", "/var/run", "/mnt", "/media", "/srv")
+# Secrets of the host that stay below the read-only root otherwise (a verifier run as root could read them).
+SECRET_FILES = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-")
+SECRET_DIRS = ("/etc/ssh", "/etc/ssl/private")
 # tmpfs is memory: bounded. Builds get TMPDIR in their build root; /tmp is for tools that ignore it.
 TMPFS_SIZE = {"/tmp": 1 << 30, "/var/tmp": 1 << 30}
 TMPFS_OTHER = 64 << 20
@@ -58,7 +61,10 @@ class Bubblewrap(Sandbox):
     def wrap(self, argv: Sequence[str], *, writable: Sequence[Path], cwd: Path, hidden: Sequence[Path] = ()) -> list[str]:
         cmd = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         home = Path.home().resolve()
-        private = [Path(p) for p in PRIVATE if os.path.isdir(p) and not os.path.islink(p)]
+        for f in SECRET_FILES:
+            if os.path.isfile(f) and not os.path.islink(f):
+                cmd += ["--ro-bind", "/dev/null", f]
+        private = [Path(p) for p in (*PRIVATE, *SECRET_DIRS) if os.path.isdir(p) and not os.path.islink(p)]
         private += [home] if home != Path("/") and not any(home == p or p in home.parents for p in private) else []
         for p in private:
             cmd += ["--size", str(TMPFS_SIZE.get(str(p), TMPFS_OTHER)), "--tmpfs", str(p)]

@@ -368,6 +368,10 @@ print("FACT ptrace_verifier", errno.errorcode.get(ctypes.get_errno(), "attached"
 libc.mount(b"none", b"/mnt", b"tmpfs", 0, None)
 print("FACT mount", errno.errorcode.get(ctypes.get_errno(), "mounted"))
 try:
+    print("FACT shadow", len(open("/etc/shadow", "rb").read()), "bytes")
+except OSError as e:
+    print("FACT shadow", errno.errorcode[e.errno])
+try:
     with open("/sys/fs/cgroup/pids/cgroup.procs", "w") as f:
         f.write("0")
     print("FACT cgroup_escape done")
@@ -400,6 +404,7 @@ def test_a_build_has_no_privileges_and_its_own_namespaces(area: Area, bwrap: Bub
     assert Path(facts["pid1"]).name == "bwrap"  # not the host's init: a PID namespace of its own
     assert facts["host_pid"] == "invisible" and facts["ptrace_verifier"] == "ESRCH"
     assert facts["mount"] == "EPERM"
+    assert facts["shadow"] in ("0 bytes", "EACCES")  # root's own secrets are not readable by root's builds
     assert facts["cgroup_escape"] in ("EROFS", "ENOENT", "EACCES")
 
 
