@@ -312,3 +312,15 @@ def test_damaged_archives_round_trip_or_are_refused(which: str, cut: int, flips:
         return
     assert store.get(fn) == bytes(data)
     Index(store).core_metadata(store.info(fn))  # None or metadata, never an exception
+
+
+def test_hostile_metadata_values_are_escaped_in_pages() -> None:
+    from casstore._pages import project_html, project_json
+
+    meta = b'Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Python: "><script>alert(1)</script>\n'
+    store = Store.memory()
+    store.put(io.BytesIO(h.raw_zip([h.Entry(b"demo-1.0.dist-info/METADATA", meta)])), "demo-1.0-py3-none-any.whl")
+    page = Index(store).project_page("demo")
+    assert page is not None
+    assert "<script>" not in project_html(page) and "&lt;script&gt;" in project_html(page)
+    assert json.loads(project_json(page))["files"][0]["requires-python"] == '"><script>alert(1)</script>'
