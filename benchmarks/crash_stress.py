@@ -28,8 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="trial i uses seed SEED*100000 + i")
     ap.add_argument("--max-delay", type=float, default=1.0, help="kill at a uniform moment in [0, this] s "
                     "after the first acknowledged operation")
+    ap.add_argument("--mix", default="", help="operation weights, e.g. 'evict=40,get=20,record=20,put=20' "
+                    "(default: tests/crashkit.py OPS)")
     ap.add_argument("--no-recovery", action="store_true", help="skip the catalog re-derivation check")
     args = ap.parse_args(argv)
+    mix = {k: int(v) for k, v in (kv.split("=") for kv in args.mix.split(",") if kv)} or None
     t0 = time.monotonic()
     failures = []
     ops: collections.Counter[str] = collections.Counter()
@@ -38,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="crash-stress-") as tmp:
         for i in range(args.trials):
             seed = args.seed * 100_000 + i
-            t = run_trial(Path(tmp), seed, max_delay=args.max_delay, recovery=not args.no_recovery)
+            t = run_trial(Path(tmp), seed, max_delay=args.max_delay, recovery=not args.no_recovery, ops=mix)
             acked += t.acked
             ops.update(t.ops)
             killed_in[t.killed_in.split()[0]] += 1

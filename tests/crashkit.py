@@ -118,10 +118,10 @@ class AckLog:
 
 
 def run_worker(root: Path, log_path: Path, seed: int, sdist_blake3: str, steps: int = 10_000,
-               grace: float = 0.0) -> None:
+               grace: float = 0.0, ops: dict[str, int] | None = None) -> None:
     """The operations of one worker; every one is announced ("B ...") and acknowledged ("A ...")."""
     rng = random.Random(seed)
-    names, weights = zip(*OPS)
+    names, weights = zip(*(ops or dict(OPS)).items())
     log = AckLog(log_path)
     store = Store.directory(root, rebuilder=RegenRebuilder())
     for n in range(steps):
@@ -186,7 +186,8 @@ class Trial:
     problems: list[str] = field(default_factory=list)
 
 
-def run_trial(base: Path, seed: int, *, max_delay: float = 1.0, recovery: bool = True) -> Trial:
+def run_trial(base: Path, seed: int, *, max_delay: float = 1.0, recovery: bool = True,
+              ops: dict[str, int] | None = None) -> Trial:
     """Fork a worker on a fresh store under ``base``, SIGKILL it at a random moment, check the store."""
     rng = random.Random(seed)
     root = base / f"store-{seed}"
@@ -199,7 +200,7 @@ def run_trial(base: Path, seed: int, *, max_delay: float = 1.0, recovery: bool =
     if pid == 0:  # the worker: never returns into the caller (pytest)
         code = 0
         try:
-            run_worker(root, log_path, seed, sd)
+            run_worker(root, log_path, seed, sd, ops=ops)
         except BaseException as e:  # noqa: BLE001 - reported through the log and the exit status
             with open(log_path, "a") as f:
                 f.write(f"E {type(e).__name__}: {e}\n")
