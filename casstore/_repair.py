@@ -270,12 +270,17 @@ def _refetch_file(store: Store, filename: str, urls: Sequence[str]) -> bool:
 
 def restore_file(store: Store, filename: str, path: Path) -> None:
     """Store verified bytes of a catalogued file again: new blobs, recipe and record for its row."""
-    from ._store import _BlobSink
-
     row = store.catalog.file(filename)
     if row is None:
         raise NotFound(f"file {filename!r}")
     name = parse_filename(filename)
+    with store._lease():  # no gc takes the new blobs before the commit
+        _restore(store, filename, row, name, path)
+
+
+def _restore(store: Store, filename: str, row: dict[str, Any], name: Any, path: Path) -> None:
+    from ._store import _BlobSink
+
     with open(path, "rb") as spool, store.objects.batch():
         sink: _BlobSink
         sink, layout, manifest = store._store_bytes(name, spool, os.fstat(spool.fileno()).st_size,
