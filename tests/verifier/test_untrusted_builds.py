@@ -439,3 +439,58 @@ def test_the_fallback_is_recorded_and_its_gaps_are_real(area: Area, listener: so
     assert VerificationRecord.loads(record.dumps()).builds[0].sandbox == b.sandbox
     assert b.timeout == 300 and b.limits is not None and b.limits.startswith("timeout 300 s;")
     assert _accepted(listener), "without a sandbox the build reaches this host's network (documented)"
+
+
+# --- the limits of `run`, with no sandbox at all --------------------------------------------------------------
+
+DAEMON = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execvp("sleep", ["sleep", sys.argv[1]])
+    os._exit(0)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("runs_for", [0, 600], ids=["exits", "times-out"])
+def test_no_process_of_a_command_survives_it_even_unsandboxed(runs_for: int, tmp_path: Path) -> None:
+    """A daemon (double fork, setsid) of the command is killed when the command exits or times out."""
+    import sys
+
+    from verifier._run import run
+
+    arg = _sleep_arg()
+    r = run([sys.executable, "-c", DAEMON, arg, str(runs_for)], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+            sandbox=NoSandbox("test"), timeout=3)
+    assert r.timed_out == (runs_for > 0)
+    assert r.leftovers >= 1 and "killed" in r.output
+    assert _processes_with(arg) == []
+    assert "cgroup" in r.limits, "a pids cgroup is what finds a setsid daemon (root on this host)"
+
+
+# --- the CLI ---------------------------------------------------------------------------------------------------
+
+
+def test_cli_timeout_is_applied_and_recorded(area: Area, tmp_path: Path, wheelhouse: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from casstore.cli import cli
+    from verifier import cli as vcli
+
+    cli.add_command(vcli.verify, "verify")
+    arg = _sleep_arg()
+    sdist = hostile_sdist(area.sdists, "hostcli", ATTACK_SLEEP, {"sleep": arg})
+    r = CliRunner().invoke(cli, ["--store", str(area.base / "store"), "verify", str(sdist), "--json", "--builds", "2",
+                                 "--workdir", str(area.work), "--wheelhouse", str(wheelhouse), "--timeout", "3",
+                                 "--max-processes", "100"])
+    assert r.exit_code == 0, r.output
+    (data,) = json.loads(r.stdout[r.stdout.index("[") :])
+    assert data["grade"] == "inconclusive"
+    assert [b["timeout"] for b in data["builds"]] == [3, 3]
+    assert all(b["limits"].startswith("timeout 3 s;") and "processes 100" in b["limits"] for b in data["builds"])
+    assert data["reasons"][0].startswith("build 'first' could not run: build timed out after 3 s")
+    assert _processes_with(arg) == []
