@@ -244,18 +244,22 @@ OpenBlob = Callable[[Digest], BinaryIO]
 
 
 AHEAD_BYTES = 32 << 20  # deflate output re-created ahead of the reader, at most (plus one stream)
+AHEAD_MIN = 1 << 20  # files with fewer deflated bytes are rendered in order (threads would cost more)
 
 
-def render(recipe: Recipe, open_blob: OpenBlob, *, workers: int | None = None) -> Iterator[bytes]:
+def render(recipe: Recipe, open_blob: OpenBlob, *, workers: int | None = None,
+           ahead_min: int = AHEAD_MIN) -> Iterator[bytes]:
     """The original bytes, as a stream of chunks. With ``workers`` > 1 (default: one per CPU, at
     most 2), the file's deflate streams (its zip members) are re-created by that many threads ahead
-    of the reader, in order, up to :data:`AHEAD_BYTES` buffered; with 0 or 1 one at a time.
+    of the reader, in order, up to :data:`AHEAD_BYTES` buffered, when they add up to ``ahead_min``
+    bytes or more; with 0 or 1 one at a time.
     ``open_blob`` is then called from those threads."""
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
     if recipe.uses_engine() and recipe.engine != _deflate.ENGINE_ID:
         raise _deflate.EngineUnavailable(f"recipe needs engine {recipe.engine!r}")
-    if workers > 1 and sum(isinstance(s, Deflate) and s.check is not None for s in recipe.segments) > 1:
+    ahead = [s.size for s in recipe.segments if isinstance(s, Deflate) and s.check is not None]
+    if workers > 1 and len(ahead) > 1 and sum(ahead) >= ahead_min:
         return _render_ahead(recipe.segments, open_blob, workers)
     return _render(recipe.segments, open_blob)
 

@@ -34,6 +34,7 @@ LIT_MAX = 64 * 1024  # literal runs above this size become blobs (keeps manifest
 _MAX_CD = 64 << 20
 _STEP = 32 * 1024
 PROBE_AHEAD = 4  # members probed ahead of the one being stored (see Splitter._probes)
+PROBE_THREADS_MIN = 1 << 20  # below this many deflated bytes a wheel is probed in order (threads cost more)
 _MAX_TAR_MEMBERS = 200_000
 # Decompression is bounded by what was stored: a stream that inflates to more than this ratio of its
 # compressed size (plus a slack for small ones) is kept as it is, so a bomb costs no more work, disk
@@ -201,11 +202,13 @@ class Splitter:
     """Split one spooled file. ``recreate`` enables re-creating deflate streams (the compact tier)."""
 
     def __init__(self, sink: Sink, *, recreate: bool = True, tmp_dir: str | None = None,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, threads_min: int = PROBE_THREADS_MIN) -> None:
         """``workers``: threads that look for the deflate parameters of a wheel's members ahead of
-        the one being stored (default: one per CPU, at most 2; 1 = everything in order, here)."""
+        the one being stored (default: one per CPU, at most 2; 1 = everything in order, here), for
+        wheels with at least ``threads_min`` deflated bytes."""
         self.sink = sink
         self.workers = min(2, os.cpu_count() or 1) if workers is None else workers
+        self.threads_min = threads_min
         self.recreate = recreate and _deflate.engine_available()
         self.tmp_dir = tmp_dir
         self._preferred: list[_deflate.Params] = []
@@ -306,7 +309,8 @@ class Splitter:
         members ahead (the pinned engine releases the GIL, so the cores share the work). Member i's
         candidates are taken after members up to i - PROBE_AHEAD were learnt from: the params chosen
         do not depend on timing."""
-        if self.workers <= 1 or sum(self._wants_probe(*m) for m in members) < 2:
+        probed = [e - s for s, e, m in members if self._wants_probe(s, e, m)]
+        if self.workers <= 1 or len(probed) < 2 or sum(probed) < self.threads_min:
             for m in members:
                 yield None  # _member probes itself, in order
             return

@@ -7,6 +7,7 @@ stream only when its output has that check; otherwise the pinned engine does it.
 from __future__ import annotations
 
 import io
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -175,20 +176,25 @@ def _opener(blobs: dict[Digest, bytes]):  # type: ignore[no-untyped-def]
 def test_render_ahead_in_threads_keeps_the_order(workers: int) -> None:
     members = [TEXT[i * 997:] + bytes([i]) * i for i in range(12)]
     recipe, want, blobs = _member_recipe(members, Params(6))
-    assert b"".join(_recipe.render(recipe, _opener(blobs), workers=workers)) == want
+    threads = set()
+
+    def open_blob(d: Digest) -> io.BytesIO:
+        threads.add(threading.current_thread().name.startswith("casstore-deflate"))
+        return io.BytesIO(blobs[d])
+
+    assert b"".join(_recipe.render(recipe, open_blob, workers=workers, ahead_min=0)) == want
+    assert threads == ({True} if workers > 1 else {False})
 
 
 def test_render_ahead_fails_on_a_wrong_check() -> None:
     recipe, _, blobs = _member_recipe([TEXT, TEXT[::-1], TEXT[5:]], Params(6), bad=1)
     with pytest.raises(StreamMismatch):
-        b"".join(_recipe.render(recipe, _opener(blobs), workers=2))
+        b"".join(_recipe.render(recipe, _opener(blobs), workers=2, ahead_min=0))
 
 
 def test_render_ahead_closed_early_stops_its_threads() -> None:
-    import threading
-
     recipe, _, blobs = _member_recipe([TEXT] * 6, Params(9))
-    it = _recipe.render(recipe, _opener(blobs), workers=2)
+    it = _recipe.render(recipe, _opener(blobs), workers=2, ahead_min=0)
     assert next(it) == b"head0"
     it.close()  # type: ignore[attr-defined]
     assert not [t for t in threading.enumerate() if t.name.startswith("casstore-deflate")]
@@ -226,7 +232,7 @@ def test_split_in_threads_gives_the_same_recipe_as_in_order(tmp_path, workers: i
     recipes = []
     for w in (1, workers):
         sink = DictSink()
-        splitter = Splitter(sink, workers=w)
+        splitter = Splitter(sink, workers=w, threads_min=0)
         with open(path, "rb") as f:
             segs = splitter.split_zip(f, len(wheel))
         recipes.append((segs, splitter.stats))
