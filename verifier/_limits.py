@@ -18,7 +18,7 @@ from pathlib import Path
 
 __all__ = ["DEFAULT_PROCESSES", "ProcessLimit", "process_limit"]
 
-DEFAULT_PROCESSES = 1024  # processes and threads of one build; make -j and zig spawn a few per CPU
+DEFAULT_PROCESSES = 4096  # tasks (processes and threads) of one build: make -jN of zig, each with N threads
 
 _CGROUP_FS = Path("/sys/fs/cgroup")
 

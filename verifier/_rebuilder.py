@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ._api import BlobStore, _resolve_sdist
+from ._api import BlobStore, _hidden, _resolve_sdist
 from ._build import REBUILD, build_once
 from ._errors import BuildFailed, VerifierError
 from ._record import Recipe, VerificationRecord
-from ._sandbox import Sandbox
+from ._sandbox import Sandbox, detect_sandbox, hiding
 
 __all__ = ["ZigRebuilder", "keep_build_deps", "keep_records", "wheelhouse_from_store"]
 
@@ -62,7 +62,8 @@ class ZigRebuilder:
         sdist = _resolve_sdist(recipe.sdist_blake3, store, work)
         wheelhouse = wheelhouse_from_store(store, recipe, work / "wheelhouse")
         res = build_once(sdist, recipe, REBUILD, workdir=work, wheelhouse=wheelhouse,
-                         zig_cache=self.zig_cache, sandbox=self.sandbox, smoke=False)
+                         zig_cache=self.zig_cache, smoke=False,
+                         sandbox=hiding(self.sandbox or detect_sandbox(), _hidden(store, work)))
         if not res.ok or res.wheel is None:
             raise BuildFailed(f"rebuild of {recipe.sdist_filename!r} for {recipe.target} failed: {res.failure}", res.log)
         dest_dir.mkdir(parents=True, exist_ok=True)

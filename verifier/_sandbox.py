@@ -68,7 +68,7 @@ class Bubblewrap(Sandbox):
         private += [home] if home != Path("/") and not any(home == p or p in home.parents for p in private) else []
         for p in private:
             cmd += ["--size", str(TMPFS_SIZE.get(str(p), TMPFS_OTHER)), "--tmpfs", str(p)]
-        for p in _needed_inside(private):  # the private dirs must not hide the interpreter or the checkout
+        for p in _needed_inside(private, home):  # the private dirs must not hide the interpreter or the checkout
             cmd += ["--ro-bind", str(p), str(p)]
         for p in (*self.hide, *hidden):  # after the re-exposed ones: a store inside the checkout stays hidden
             if Path(p).is_dir():
@@ -90,14 +90,17 @@ def hiding(sandbox: Sandbox, paths: Sequence[Path]) -> Sandbox:
     return sandbox
 
 
-def _needed_inside(private: Sequence[Path]) -> list[Path]:
+def _needed_inside(private: Sequence[Path], home: Path) -> list[Path]:
     """The Python installation (with the zig of its `ziglang` package) and the working directory of this
-    process (a checkout: its .cache holds the sysroots), where they live below a private directory."""
+    process (a checkout: its .cache holds the sysroots), where they live below a private directory; never
+    the home itself (a verifier started in its home directory)."""
     keep: list[Path] = []
     for raw in (sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent.parent),
                 os.getcwd()):
         p = Path(raw).resolve()
-        if any(d in p.parents for d in private) and p.is_dir() and not any(k == p or k in p.parents for k in keep):
+        if p == home or not p.is_dir() or not any(d in p.parents for d in private):
+            continue
+        if not any(k == p or k in p.parents for k in keep):
             keep = [k for k in keep if p not in k.parents] + [p]
     return sorted(keep)
 

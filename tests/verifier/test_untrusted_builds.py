@@ -494,3 +494,12 @@ def test_cli_timeout_is_applied_and_recorded(area: Area, tmp_path: Path, wheelho
     assert all(b["limits"].startswith("timeout 3 s;") and "processes 100" in b["limits"] for b in data["builds"])
     assert data["reasons"][0].startswith("build 'first' could not run: build timed out after 3 s")
     assert _processes_with(arg) == []
+
+
+def test_the_home_is_never_put_back_into_the_sandbox() -> None:
+    """The working directory below a private directory is made visible again, unless it is the home itself."""
+    from verifier._sandbox import _needed_inside
+
+    cwd = Path.cwd().resolve()
+    assert cwd in _needed_inside([cwd.parent], home=Path("/nonexistent-home"))
+    assert cwd not in _needed_inside([cwd.parent], home=cwd)
