@@ -407,3 +407,31 @@ def test_missing_bucket_and_bad_credentials_are_named(s3_url: str) -> None:
     with pytest.raises(S3Error) as e:
         bad.exists(Digest("2" * 64))
     assert "403" in str(e.value) and "wrong-secret" not in str(e.value)
+
+
+_INHERITED: list[S3Objects] = []  # what a forked child finds in its copy of the parent's memory
+
+
+def _child_put_and_read(i: int) -> tuple[bool, bool]:
+    objects = _INHERITED[0]
+    data = f"written by child {i}".encode()
+    fresh = _put(objects, data)
+    return fresh, _read(objects, hash_bytes(data)) == data
+
+
+def test_a_store_used_before_fork_works_in_forked_children(objects: S3Objects) -> None:
+    """Process pools fork on Linux: the children must get working clients of their own (this is why
+    the module uses boto3, not obstore, whose runtime crashes a forked child)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    assert _put(objects, b"from the parent")  # the parent's client is made and used
+    _INHERITED[:] = [objects]
+    try:
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+            results = list(pool.map(_child_put_and_read, range(4)))
+    finally:
+        _INHERITED.clear()
+    assert results == [(True, True)] * 4
+    assert len(list(objects.keys())) == 5
+    assert _read(objects, hash_bytes(b"from the parent")) == b"from the parent"
