@@ -329,7 +329,7 @@ def test_open_streams_instead_of_downloading_the_whole_object(objects: S3Objects
 
 @pytest.mark.parametrize("cuts", [1, 4])
 def test_a_broken_download_resumes_with_a_range_request(objects: S3Objects, via_proxy, cuts: int) -> None:
-    """One cut is resumed inside obstore; four outlast its retries and the reader resumes itself."""
+    """The reader resumes from where the connection broke, once or again and again."""
     data = os.urandom(6 << 20)
     key = hash_bytes(data)
     assert _put(objects, data)
