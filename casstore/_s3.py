@@ -229,6 +229,8 @@ class S3Objects:
     URL, else boto3's usual chain (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``...).
     """
 
+    latency_bound = True  # every read is a round trip: Store fetches a recipe's blobs concurrently
+
     def __init__(self, bucket: str, prefix: str = "", *, endpoint: str | None = None, region: str | None = None,
                  access_key_id: str | None = None, secret_access_key: str | None = None,
                  session_token: str | None = None, part_size: int = DEFAULT_PART_SIZE,

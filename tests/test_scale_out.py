@@ -143,3 +143,30 @@ def test_eight_writers_share_one_s3_postgres_store(s3_url: str, postgres_url: st
             total, distinct = conn.execute(
                 f"SELECT count(*), count(DISTINCT ({key})) FROM {table}").fetchone()  # type: ignore[misc]
             assert total == distinct, table
+
+
+def test_recipe_reads_on_s3_fetch_blobs_at_once_and_still_verify_each(s3_url: str, tmp_path: Path) -> None:
+    """S3 reads fetch a recipe's member blobs concurrently (Store._prefetched); a blob replaced by
+    other valid bytes is still caught, naming the file."""
+    import zstandard
+
+    from casstore import ChecksumMismatch
+
+    import random
+
+    r = random.Random(1)  # members big and distinct enough to be blobs of their own
+    fn, data = make_wheel("pre", "1.0", files={
+        f"pre/m{i}.py": "".join(f"V{r.randrange(10**9)} = {r.random()}\n" for _ in range(3000)).encode()
+        for i in range(6)})
+    with open_store(fresh_s3_prefix(s3_url), catalog=tmp_path / "c.sqlite") as s:
+        info = s.put(io.BytesIO(data), fn)
+        assert info.layout == "recipe"
+        members = [d for d in s.catalog.blobs_of(f"file:{fn}") if d != s.catalog.file(fn)["manifest"]]
+        assert len(members) >= 6
+        assert s.get(fn) == data
+        victim = s.catalog.blob(members[0])
+        objects = s.objects
+        objects._client.put_object(Bucket=objects.bucket, Key=f"{objects._obj_prefix}{members[0]}",
+                                   Body=zstandard.ZstdCompressor().compress(b"x" * victim["size"]))
+        with pytest.raises(ChecksumMismatch, match=fn):
+            s.get(fn)
