@@ -364,8 +364,8 @@ class Splitter:
             except NotSplittable:
                 inner = (self._gap(tfd, 0, tar_size),)
             check = _deflate.stream_check(_pread_chunks(fd, hlen, deflate_end))
-            segs = [Lit(head[:hlen]), Deflate(params, deflate_end - hlen, inner, check),
-                    self._gap(fd, deflate_end, size)]
+            segs: list[Segment] = [Lit(head[:hlen]), Deflate(params, deflate_end - hlen, inner, check),
+                                   self._gap(fd, deflate_end, size)]
             return _checked(coalesce(segs), size)
 
     def _split_tar(self, tar: BinaryIO, size: int) -> tuple[Segment, ...]:
