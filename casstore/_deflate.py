@@ -218,11 +218,12 @@ def stream_check(chunks: Iterable[bytes | memoryview]) -> bytes:
     return h.digest()[:CHECK_SIZE]
 
 
-def _accelerated(params: Params, plain: Iterable[bytes]) -> list[bytes]:
+def _accelerated(params: Params, plain: Iterable[bytes]) -> Iterator[bytes]:
     c = zlib.compressobj(params.level, zlib.DEFLATED, params.wbits, params.mem_level, params.strategy)
-    out = [c.compress(chunk) for chunk in plain]
-    out.append(c.flush())
-    return [b for b in out if b]
+    for chunk in plain:
+        if out := c.compress(chunk):
+            yield out
+    yield c.flush()
 
 
 @functools.cache
@@ -235,7 +236,7 @@ def accelerator_available() -> bool:
     return h.hexdigest() == _EXPECTED_CALIBRATION
 
 
-Accelerator = Callable[[Params, Iterable[bytes]], list[bytes]]
+Accelerator = Callable[[Params, Iterable[bytes]], Iterable[bytes]]
 
 
 def accelerate(params: Params, size: int, check: bytes | None, plain: Callable[[], Iterable[bytes]],
@@ -248,8 +249,14 @@ def accelerate(params: Params, size: int, check: bytes | None, plain: Callable[[
         accelerator = _accelerated
     if check is None or size > buffer_max or accelerator is None:
         return None
-    out = accelerator(params, plain())
-    if sum(map(len, out)) == size and stream_check(out) == check:
+    out: list[bytes] = []
+    n = 0
+    for chunk in accelerator(params, plain()):
+        n += len(chunk)
+        if n > size:  # longer than the original: not the same stream; stop before it costs memory
+            return None
+        out.append(chunk)
+    if n == size and stream_check(out) == check:
         return out
     return None
 

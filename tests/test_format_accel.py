@@ -240,3 +240,17 @@ def test_split_in_threads_gives_the_same_recipe_as_in_order(tmp_path, workers: i
         assert b"".join(_recipe.render(recipe, _opener(sink.blobs))) == wheel
     assert recipes[0] == recipes[1]
     assert recipes[0][1]["recreated"] == 30  # every deflated member but tiny.py (inline); the stored one raw
+
+
+def test_an_accelerator_running_past_the_stream_size_is_stopped_early() -> None:
+    want = pinned(Params(6), TEXT)
+    produced = []
+
+    def runaway(params: Params, plain: Iterable[bytes]) -> Iterable[bytes]:
+        for _ in range(10 * len(want) // 1000 + 10):
+            produced.append(1)
+            yield b"x" * 1000
+
+    assert _deflate.accelerate(Params(6), len(want), stream_check([want]), lambda: [TEXT], runaway) is None
+    assert len(produced) <= len(want) // 1000 + 1  # not buffered beyond the recorded size
+    assert b"".join(recreate(Params(6), len(want), stream_check([want]), lambda: [TEXT], runaway)) == want
