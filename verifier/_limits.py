@@ -150,14 +150,29 @@ def process_limit(limit: int | None) -> ProcessLimit:
     if limit is not None:
         found = _own_cgroup("pids")
         if found is not None and os.access(found[0], os.W_OK):
-            for stale in found[0].glob("casstore-build-*"):  # left by earlier builds; a busy one stays
-                with contextlib.suppress(OSError):
-                    stale.rmdir()
+            for stale in found[0].glob("casstore-build-*"):
+                if _stale(stale):
+                    with contextlib.suppress(OSError):  # a busy one stays
+                        stale.rmdir()
             try:
-                return _Cgroup(limit, found[0] / f"casstore-build-{uuid.uuid4().hex[:12]}", found[1])
+                name = f"casstore-build-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+                return _Cgroup(limit, found[0] / name, found[1])
             except OSError:
                 pass
     return ProcessLimit(limit)
+
+
+def _stale(group: Path) -> bool:
+    """A build cgroup left behind by a process that is gone. Never one of a live process (this one's
+    other threads included): it may have been made a moment ago, still empty, for a build about to start."""
+    parts = group.name.split("-")
+    if len(parts) == 4 and parts[2].isdigit():
+        pid = int(parts[2])
+        return pid != os.getpid() and not Path(f"/proc/{pid}").exists()
+    try:  # the older name without a pid: only when it is clearly old
+        return time.time() - group.stat().st_mtime > 3600
+    except OSError:
+        return False
 
 
 def _children_map() -> dict[int, list[int]]:
