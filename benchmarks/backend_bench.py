@@ -1,6 +1,6 @@
 """Ingest and read+verify throughput of each store backend on the same corpus, in one run.
 
-    python benchmarks/backend_bench.py [--corpus small] [--jobs 1]
+    python benchmarks/backend_bench.py [--corpus small] [--jobs 1] [--tier compact|fast]
 
 Backends: the embedded default (directory + SQLite; the anchor), directory + PostgreSQL, S3 (Ceph
 radosgw) + SQLite, S3 + PostgreSQL. The servers are the ones named by $CASSTORE_TEST_S3 and
@@ -70,15 +70,15 @@ def _s3_prefix(url: str) -> str:
     return parts._replace(path=f"{parts.path.rstrip('/')}/bench-{uuid.uuid4().hex[:12]}").geturl()
 
 
-def _put(args: tuple[str, str | None, list[str]]) -> None:
-    location, catalog, paths = args
-    with open_store(location, catalog=catalog, create=False) as s:
+def _put(args: tuple[str, str | None, list[str], str]) -> None:
+    location, catalog, paths, tier = args
+    with open_store(location, catalog=catalog, create=False, tier=tier) as s:
         for p in paths:
             s.put(p)
 
 
-def _read(args: tuple[str, str | None, list[str]]) -> int:
-    location, catalog, paths = args
+def _read(args: tuple[str, str | None, list[str], str]) -> int:
+    location, catalog, paths, _tier = args
     n = 0
     with open_store(location, catalog=catalog, create=False) as s:
         for p in paths:
@@ -89,16 +89,16 @@ def _read(args: tuple[str, str | None, list[str]]) -> int:
     return n
 
 
-def bench(name: str, location: str, catalog: str | None, files: list[Path], jobs: int) -> dict[str, float]:
+def bench(location: str, catalog: str | None, files: list[Path], jobs: int, tier: str) -> dict[str, float]:
     raw = sum(f.stat().st_size for f in files)
     open_store(location, catalog=catalog).close()
     shards = [[str(f) for f in files[i::jobs]] for i in range(jobs)]
     with ProcessPoolExecutor(jobs) as pool:
         t = time.perf_counter()
-        list(pool.map(_put, [(location, catalog, s) for s in shards]))
+        list(pool.map(_put, [(location, catalog, s, tier) for s in shards]))
         ingest = time.perf_counter() - t
         t = time.perf_counter()
-        got = sum(pool.map(_read, [(location, catalog, s) for s in shards]))
+        got = sum(pool.map(_read, [(location, catalog, s, tier) for s in shards]))
         read = time.perf_counter() - t
     assert got == raw
     return {"ingest_mb_s": raw / ingest / 1e6, "read_mb_s": raw / read / 1e6, "files": len(files)}
@@ -108,18 +108,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", choices=sorted(corpus.CORPORA), default="small")
     ap.add_argument("--jobs", type=int, default=1, help="processes putting and reading at once")
+    ap.add_argument("--tier", choices=("compact", "fast"), default="compact")
     args = ap.parse_args(argv)
     files = corpus.fetch(args.corpus)
     raw = sum(f.stat().st_size for f in files)
-    print(f"corpus {args.corpus}: {len(files)} files, {raw / 1e6:.1f} MB, jobs {args.jobs}")
+    print(f"corpus {args.corpus}: {len(files)} files, {raw / 1e6:.1f} MB, jobs {args.jobs}, tier {args.tier}")
     rows: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="casstore-bench-") as work, \
             _service("postgres", "CASSTORE_TEST_PG") as pg, _service("radosgw", "CASSTORE_TEST_S3") as s3:
         w = Path(work)
-        rows["directory + SQLite (default)"] = bench("disk", str(w / "d1"), None, files, args.jobs)
-        rows["directory + PostgreSQL"] = bench("disk-pg", str(w / "d2"), _pg_schema(pg), files, args.jobs)
-        rows["S3 (radosgw) + SQLite"] = bench("s3", _s3_prefix(s3), str(w / "c3.sqlite"), files, args.jobs)
-        rows["S3 (radosgw) + PostgreSQL"] = bench("s3-pg", _s3_prefix(s3), _pg_schema(pg), files, args.jobs)
+        rows["directory + SQLite (default)"] = bench(str(w / "d1"), None, files, args.jobs, args.tier)
+        rows["directory + PostgreSQL"] = bench(str(w / "d2"), _pg_schema(pg), files, args.jobs, args.tier)
+        rows["S3 (radosgw) + SQLite"] = bench(_s3_prefix(s3), str(w / "c3.sqlite"), files, args.jobs, args.tier)
+        rows["S3 (radosgw) + PostgreSQL"] = bench(_s3_prefix(s3), _pg_schema(pg), files, args.jobs, args.tier)
     anchor = rows["directory + SQLite (default)"]
     print(f"{'backend':32} {'ingest MB/s':>12} {'x default':>10} {'read+verify MB/s':>17} {'x default':>10}")
     for name, r in rows.items():
