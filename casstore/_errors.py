@@ -7,6 +7,7 @@ value; subclasses keep the values as fields so callers need not parse messages.
 from __future__ import annotations
 
 __all__ = [
+    "SameDistribution",
     "CasstoreError",
     "InvalidDigest",
     "InvalidFilename",
@@ -62,6 +63,17 @@ class NotFound(CasstoreError, KeyError):
 
     def __str__(self) -> str:
         return f"Not in the store: {self.what}"
+
+
+class SameDistribution(CasstoreError):
+    """Another spelling of a distribution already stored (``Foo_Bar-1.0-...`` beside ``foo_bar-1.0-...``):
+    the index would list two files that pip and uv treat as one."""
+
+    def __init__(self, filename: str, stored: str) -> None:
+        self.filename = filename
+        self.stored = stored
+        super().__init__(f"{filename!r} names the same distribution as the stored {stored!r} "
+                         "(project, version and tags normalize alike); refusing a second spelling")
 
 
 class FileConflict(CasstoreError):

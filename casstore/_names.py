@@ -18,7 +18,7 @@ from packaging.utils import (
 
 from ._errors import InvalidFilename
 
-__all__ = ["DistName", "Kind", "normalize_project", "parse_filename"]
+__all__ = ["DistName", "Kind", "normalize_project", "parse_filename", "same_distribution"]
 
 Kind = Literal["sdist", "wheel"]
 
@@ -87,3 +87,15 @@ def parse_filename(filename: str) -> DistName:
             raise InvalidFilename(filename, f"invalid project name {raw!r}") from e
         return DistName(filename, "sdist", name, str(version), (), "")
     raise InvalidFilename(filename, "not a wheel (.whl) or sdist (.tar.gz, .zip)")
+
+
+def same_distribution(a: DistName, b: DistName) -> bool:
+    """Whether two filenames name one distribution once normalized (PEP 503 names, PEP 440 versions,
+    the same build tag, tags and archive format)."""
+    from packaging.version import Version
+
+    def suffix(n: DistName) -> str:
+        return ".whl" if n.kind == "wheel" else (".zip" if n.filename.endswith(".zip") else ".tar.gz")
+
+    return (a.kind, a.project, a.build, a.tags, suffix(a)) == (b.kind, b.project, b.build, b.tags, suffix(b)) \
+        and Version(a.version) == Version(b.version)

@@ -28,12 +28,13 @@ from ._errors import (
     FileConflict,
     InvalidContent,
     NotFound,
+    SameDistribution,
     StoreFormatError,
 )
 from ._eviction import EvictionMixin
 from ._fsutil import atomic_write_bytes, atomic_writer
 from ._model import FileInfo, FsckReport, GcReport, ProjectStats, Stats
-from ._names import DistName, parse_filename
+from ._names import DistName, parse_filename, same_distribution
 from ._objects import DiskObjects, MemoryObjects, ObjectStore
 from ._reader import verified
 from ._reconstruct import Rebuilder, SingleFlight
@@ -230,8 +231,16 @@ class Store(RecordsMixin, EvictionMixin):
                     source.seek(0)
         raise AssertionError("unreachable")
 
+    def _check_spelling(self, name: DistName) -> None:
+        """Refuse a second spelling of a stored distribution (``Foo-1.0`` beside ``foo-1.00``)."""
+        for row in self.catalog.files(project=name.project, kind=name.kind):
+            if row["filename"] != name.filename and same_distribution(parse_filename(row["filename"]), name):
+                raise SameDistribution(name.filename, row["filename"])
+
     def _put_once(self, source: Source, name: DistName, origin: str) -> FileInfo:
         existing = self.catalog.file(name.filename)
+        if existing is None:
+            self._check_spelling(name)
         evicted = existing if existing is not None and existing.get("state") == "evicted" else None
         if evicted is not None:
             existing = None  # the same bytes again bring an evicted file back
@@ -272,6 +281,11 @@ class Store(RecordsMixin, EvictionMixin):
             if again is not None:  # a concurrent put of the same file won: our record is nobody's
                 self.objects.delete(record[0])
                 return self._same_or_conflict(again, digest)
+            try:
+                self._check_spelling(name)  # again under the write lock: a concurrent put of another spelling
+            except SameDistribution:
+                self.objects.delete(record[0])
+                raise
             self._attach(name.filename, sink)
             row["stored_size"] = sum(st for _, st in sink.blobs.values())
             self.catalog.insert_file(row)

@@ -178,3 +178,37 @@ def test_export_uses_a_catalog_name_as_a_path_only_once_it_parses(tmp_path: Path
         export_index(store, tmp_path / "export" / "site")
     assert not list(tmp_path.rglob("evil-1.0-py3-none-any.whl"))
     store.close()
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("Foo_Bar-1.0.tar.gz", "foo-bar-1.0.tar.gz"),
+    ("foo_bar-1.0.tar.gz", "foo_bar-1.0.0.tar.gz"),  # PEP 440: 1.0 == 1.0.0
+    ("Foo.Bar-1.0-py3-none-any.whl", "foo_bar-1.0-py3-none-any.whl"),
+])
+def test_a_second_spelling_of_a_stored_distribution_is_refused(first: str, second: str, disk_store: Store) -> None:
+    """pip and uv see one distribution in both names; the index must not list two different files for it."""
+    from casstore import SameDistribution
+
+    def data(fn: str) -> bytes:
+        if fn.endswith(".whl"):
+            return make_wheel("foo_bar", "1.0")[1]
+        return make_sdist("foo_bar", "1.0", payload=fn.encode())[1]  # other bytes: not a repeat of the first
+
+    disk_store.put(io.BytesIO(data(first)), first)
+    keys = set(disk_store.objects.keys())
+    with pytest.raises(SameDistribution, match=repr(first)):
+        disk_store.put(io.BytesIO(data(second)), second)
+    assert [f.filename for f in disk_store.ls()] == [first]
+    assert set(disk_store.objects.keys()) == keys  # refused before anything was written
+
+
+def test_other_versions_tags_and_build_tags_are_other_distributions(disk_store: Store) -> None:
+    for fn, (name, version, tag) in {
+        "foo_bar-1.0-py3-none-any.whl": ("foo_bar", "1.0", "py3-none-any"),
+        "foo_bar-1.0.1-py3-none-any.whl": ("foo_bar", "1.0.1", "py3-none-any"),
+        "foo_bar-1.0-py2-none-any.whl": ("foo_bar", "1.0", "py2-none-any"),
+    }.items():
+        disk_store.put(io.BytesIO(make_wheel(name, version, tag=tag)[1]), fn)
+    _, data = make_wheel("foo_bar", "1.0")
+    disk_store.put(io.BytesIO(data + b""), "foo_bar-1.0-0rebuilt-py3-none-any.whl")
+    assert len(disk_store.ls()) == 4
