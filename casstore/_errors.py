@@ -7,14 +7,14 @@ value; subclasses keep the values as fields so callers need not parse messages.
 from __future__ import annotations
 
 __all__ = [
-    "SameDistribution",
     "CasstoreError",
+    "ChecksumMismatch",
+    "FileConflict",
+    "InvalidContent",
     "InvalidDigest",
     "InvalidFilename",
-    "InvalidContent",
-    "ChecksumMismatch",
     "NotFound",
-    "FileConflict",
+    "SameDistribution",
     "StoreFormatError",
 ]
 
