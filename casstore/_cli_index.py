@@ -41,7 +41,11 @@ def _quiet_logging() -> None:
 @click.option("--project-files-url", "project_urls", multiple=True, metavar="PROJECT=URL",
               help="Point one project's file links at its secondary cache location (repeatable).")
 @click.option("--no-access-log", is_flag=True, help="Do not log every request.")
-def serve(host: str, port: int, files_url: str | None, project_urls: tuple[str, ...], no_access_log: bool) -> None:
+@click.option("--serve-rebuilt", is_flag=True,
+              help="Also list rebuilt wheels stored beside an uploaded wheel of the same distribution "
+                   "(pip and uv prefer their build tag).")
+def serve(host: str, port: int, files_url: str | None, project_urls: tuple[str, ...], no_access_log: bool,
+          serve_rebuilt: bool) -> None:
     """Serve the store as a simple index (PEP 503/691/700/658) that pip and uv install from."""
     from ._server import serve as run
 
@@ -49,7 +53,7 @@ def serve(host: str, port: int, files_url: str | None, project_urls: tuple[str, 
     where = click.get_current_context().find_root().obj.path
     click.echo(f"casstore: serving {where} at http://{host}:{port}/simple/", err=True)
     run(store, host, port, files_url=files_url, project_files_url=_pairs(project_urls),
-        access_log=not no_access_log)
+        access_log=not no_access_log, serve_rebuilt=serve_rebuilt)
 
 
 def _pairs(values: tuple[str, ...]) -> dict[str, str]:

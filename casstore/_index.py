@@ -38,8 +38,12 @@ class Index:
     """The index view of a store. Thread-safe; cheap to keep for the life of a server."""
 
     def __init__(self, store: Store, files_url: str | None = None,
-                 project_files_url: Mapping[str, str] | None = None) -> None:
+                 project_files_url: Mapping[str, str] | None = None, *, serve_rebuilt: bool = False) -> None:
+        """``serve_rebuilt``: also list rebuilt wheels that stand beside an uploaded wheel of the same
+        distribution (they differ only in their build tag, which pip and uv prefer: listing both would
+        switch every client to the rebuild). Off by default: clients get what the project published."""
         self.store = store
+        self.serve_rebuilt = serve_rebuilt
         self.files_url = files_url
         self.project_files_url: dict[str, str] = {normalize_project(k): v for k, v in (project_files_url or {}).items()}
         self._meta: dict[str, tuple[Digest, CoreMetadata] | None] = {}
@@ -51,7 +55,11 @@ class Index:
         return self.store.catalog.projects()
 
     def files(self, project: str) -> list[FileInfo]:
-        return self.store.ls(project=project)
+        files = self.store.ls(project=project)
+        if self.serve_rebuilt:
+            return files
+        uploaded = {(f.version, f.tags) for f in files if f.kind == "wheel" and f.origin != "rebuilt"}
+        return [f for f in files if not _shadowing_rebuild(f, uploaded)]
 
     def project_page(self, project: str) -> ProjectPage | None:
         """The page of a normalized project name, or None when the store has no file of it."""
@@ -113,6 +121,13 @@ class Index:
             return None
         digest = self.store.put_blob(data, ref=metadata_ref(info.filename))
         return digest, _describe(data)
+
+
+def _shadowing_rebuild(info: FileInfo, uploaded: set[tuple[str, tuple[str, ...]]]) -> bool:
+    """A rebuilt wheel with a build tag beside an uploaded wheel of the same version and tags."""
+    if info.kind != "wheel" or info.origin != "rebuilt" or (info.version, info.tags) not in uploaded:
+        return False
+    return bool(parse_filename(info.filename).build)
 
 
 def _describe(data: bytes) -> CoreMetadata:

@@ -367,7 +367,7 @@ def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
 def make_app(store: Store, *, files_url: str | None = None, flush_interval: float = 5.0,
              count_requests: bool = True, clock: Callable[[], float] = time.time,
              cache_bytes: int = 256 << 20, project_files_url: Mapping[str, str] | None = None,
-             warm: bool = False) -> Starlette:
+             warm: bool = False, serve_rebuilt: bool = False) -> Starlette:
     """The simple-index ASGI app over ``store``. ``files_url`` points file links elsewhere (a CDN or
     a secondary cache); the default is this server's ``/files/``. Download counts are written to the
     catalog (``Store.count_downloads``, read by eviction) every ``flush_interval`` seconds and at
@@ -377,7 +377,7 @@ def make_app(store: Store, *, files_url: str | None = None, flush_interval: floa
     location. ``warm`` builds every project page in the background at startup (METADATA extracted once)."""
     record = getattr(store, "count_downloads", None) if count_requests else None
     count = (lambda counts: record(counts, clock())) if record is not None else None
-    index = Index(store, files_url, project_files_url)
+    index = Index(store, files_url, project_files_url, serve_rebuilt=serve_rebuilt)
     a = _App(store, index, flush_interval, count, HotCache(cache_bytes), warm)
     app = Starlette(
         routes=[
@@ -437,11 +437,13 @@ def _http_protocol() -> tuple[Any, dict[str, Any]]:
 
 
 def serve(store: Store, host: str = "127.0.0.1", port: int = 8000, *, files_url: str | None = None,
-          project_files_url: Mapping[str, str] | None = None, access_log: bool = True) -> None:
+          project_files_url: Mapping[str, str] | None = None, access_log: bool = True,
+          serve_rebuilt: bool = False) -> None:
     """Run the server in the foreground until interrupted (project pages are warmed in the background)."""
     import uvicorn
 
-    app = make_app(store, files_url=files_url, project_files_url=project_files_url, warm=True)
+    app = make_app(store, files_url=files_url, project_files_url=project_files_url, warm=True,
+                   serve_rebuilt=serve_rebuilt)
     http, extra = _http_protocol()
     uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info", http=http, **extra)
 

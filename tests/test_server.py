@@ -288,3 +288,18 @@ def test_warm_builds_pages_at_startup(store: Store) -> None:
         while not store.catalog.blobs_of(f"metadata:{wheel_name('Demo_Pkg', '1.10')}"):
             assert time.monotonic() < deadline
             time.sleep(0.02)
+
+
+def test_rebuilds_beside_uploaded_wheels_are_listed_only_when_asked(store: Store) -> None:
+    """pip and uv prefer a build-tagged wheel: listing a differing rebuild beside the uploaded wheel
+    would switch every client to it. By default the page lists what the project published."""
+    rebuilt = "Demo_Pkg-1.0-0rebuilt-py3-none-any.whl"
+    store.put(io.BytesIO(make_wheel("Demo-Pkg", "1.0", extra=b"# rebuilt\n")), rebuilt, origin="rebuilt")
+    alone = "Demo_Pkg-3.0-0rebuilt-py3-none-any.whl"  # nothing uploaded for 3.0: the rebuild is the wheel
+    store.put(io.BytesIO(make_wheel("Demo-Pkg", "3.0")), alone, origin="rebuilt")
+    for serve_rebuilt, listed in ((False, False), (True, True)):
+        with TestClient(make_app(store, serve_rebuilt=serve_rebuilt)) as c:
+            names = [f["filename"] for f in c.get("/simple/demo-pkg/", headers={"Accept": PIP_ACCEPT}).json()["files"]]
+            assert (rebuilt in names) is listed
+            assert alone in names and wheel_name("Demo_Pkg", "1.0") in names
+            assert c.get(f"/files/{rebuilt}").status_code == 200  # still served by name
