@@ -303,3 +303,18 @@ def test_rebuilds_beside_uploaded_wheels_are_listed_only_when_asked(store: Store
             assert (rebuilt in names) is listed
             assert alone in names and wheel_name("Demo_Pkg", "1.0") in names
             assert c.get(f"/files/{rebuilt}").status_code == 200  # still served by name
+
+
+@pytest.mark.parametrize("cache_bytes", [256 << 20, 0])  # verified into the hot cache, or a temp file
+def test_a_range_of_a_corrupt_file_is_never_sent(store: Store, cache_bytes: int) -> None:
+    """A part of a file leaves only after the whole file passed its digest check: a range from the
+    start of a file whose end is corrupt gets an error, not the first bytes."""
+    name = wheel_name("Demo_Pkg", "1.2")
+    info = store.info(name)
+    lying = Store(_LyingObjects(store.objects, info.blake3), store.catalog)  # type: ignore[arg-type]
+    with TestClient(make_app(lying, cache_bytes=cache_bytes), raise_server_exceptions=False) as c:
+        r = c.get(f"/files/{name}", headers={"Range": "bytes=0-9"})
+        assert r.status_code == 500 and "Damaged" in r.text
+    with TestClient(make_app(store, cache_bytes=cache_bytes)) as c:  # the intact file: the part, as asked
+        r = c.get(f"/files/{name}", headers={"Range": "bytes=2-5"})
+        assert r.status_code == 206 and r.content == store.get(name)[2:6]
