@@ -75,16 +75,19 @@ def parse_filename(filename: str) -> DistName:
             build="".join(map(str, build)) if build else "",
         )
     if filename.endswith((".tar.gz", ".zip")):
+        # Older packaging does not check the name part of an sdist ('-1.0.tar.gz' would be project ''),
+        # newer refuses it with its own words: check it first, so the reason is the same everywhere.
+        stem = filename.removesuffix(".tar.gz").removesuffix(".zip")
+        if "-" in stem:
+            raw = stem.rpartition("-")[0]
+            try:
+                canonicalize_name(raw, validate=True)
+            except InvalidName as e:
+                raise InvalidFilename(filename, f"invalid project name {raw!r}") from e
         try:
             name, version = parse_sdist_filename(filename)
         except InvalidSdistFilename as e:
             raise InvalidFilename(filename, "not a valid sdist name") from e
-        # packaging does not check the name part of an sdist: '-1.0.tar.gz' would be project ''
-        raw = filename.removesuffix(".tar.gz").removesuffix(".zip").rpartition("-")[0]
-        try:
-            canonicalize_name(raw, validate=True)
-        except InvalidName as e:
-            raise InvalidFilename(filename, f"invalid project name {raw!r}") from e
         return DistName(filename, "sdist", name, str(version), (), "")
     raise InvalidFilename(filename, "not a wheel (.whl) or sdist (.tar.gz, .zip)")
 
