@@ -148,7 +148,9 @@ class Store(RecordsMixin, EvictionMixin):
         self.close()
 
     def __repr__(self) -> str:
-        return f"Store({str(self.root) if self.root else 'memory'!r})"
+        if self.root is not None:
+            return f"Store({str(self.root)!r})"
+        return "Store('memory')" if isinstance(self.objects, MemoryObjects) else f"Store({self.objects!r})"
 
     # -- blobs --------------------------------------------------------------------------------
 
