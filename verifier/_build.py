@@ -18,6 +18,7 @@ from ._cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
 from ._digest import file_digests
 from ._elf import fix_musl_needed
 from ._errors import VerifierError
+from ._muslpython import MUSL_PYTHON_VERSION, MuslPython, ensure_musl_python
 from ._pythons import HOST_PYTHON, PythonSource, get_python, python_of_tag
 from ._record import BuildRecord, Recipe
 from ._run import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT, RunResult, run
@@ -365,7 +366,7 @@ def build_once(
         return _fail(res, f"build timed out after {timeout:g} s{_stopped(r)}", start, infra=True)
     if not r.ok:
         return _fail(res, f"build failed with exit code {r.returncode}{_stopped(r)}", start)
-    return _check_wheel(res, dirs["out"], recipe, target, root, sandbox, log, smoke, start, sysroot)
+    return _check_wheel(res, dirs["out"], recipe, target, root, sandbox, log, smoke, start, sysroot, sysroots)
 
 
 def _stopped(r: RunResult) -> str:
@@ -375,13 +376,31 @@ def _stopped(r: RunResult) -> str:
     return "".join(f"; {n}" for n in notes)
 
 
+def _musl_python_for(target: Target, py: PythonSource, sysroots: Path | None) -> MuslPython | None:
+    """The musl CPython that imports a musl result (built here once, then cached: _muslpython.py); None for
+    glibc targets and for Python versions no musl CPython is built for."""
+    if target.libc != "musl" or py.version != MUSL_PYTHON_VERSION:
+        return None
+    return ensure_musl_python(target.arch, (sysroots or DEFAULT_SYSROOTS).absolute())
+
+
 def _smoke(wheel: Path, modules: Sequence[str], target: Target, workdir: Path, sandbox: Sandbox, log: Path,
-           sysroot: Sysroot | None, py: PythonSource) -> str:
+           sysroot: Sysroot | None, py: PythonSource, musl: MuslPython | None = None) -> str:
     """Import the modules on the target: the host venv when native, else the target's Debian CPython (under
-    qemu for another architecture, through its sysroot's own loader for the host's)."""
+    qemu for another architecture, through its sysroot's own loader for the host's); musl results with the
+    musl CPython built here (its own loader on the host's architecture, else under qemu)."""
     if _native(target, py):
         return smoke_test(wheel, modules, workdir, sandbox=sandbox, log=log)
-    if target.libc != "gnu" or sysroot is None:
+    if target.libc == "musl":
+        if musl is None:
+            return SKIPPED + f"no musl CPython {py.version} to import with (only {MUSL_PYTHON_VERSION} is built here)"
+        try:
+            argv = musl.host_argv()
+        except VerifierError as e:
+            return SKIPPED + str(e)
+        label = f"musl CPython {MUSL_PYTHON_VERSION}" + ("" if argv[0] == str(musl.loader) else f" under {Path(argv[0]).name}")
+        return sysroot_smoke_test(wheel, modules, workdir, python=argv, label=label, sandbox=sandbox, log=log)
+    if sysroot is None:
         return SKIPPED + f"no {target.libc} CPython for {target.arch} in Debian to import with"
     if target.arch == platform.machine():
         return sysroot_smoke_test(wheel, modules, workdir, python=sysroot.native_argv(), label=sysroot.loader.name,
@@ -396,7 +415,7 @@ def _smoke(wheel: Path, modules: Sequence[str], target: Target, workdir: Path, s
 
 def _check_wheel(
     res: BuildResult, out: Path, recipe: Recipe, target: Target, root: Path, sandbox: Sandbox, log: Path,
-    smoke: bool, start: float, sysroot: Sysroot | None = None,
+    smoke: bool, start: float, sysroot: Sysroot | None = None, sysroots: Path | None = None,
 ) -> BuildResult:
     wheels: Sequence[Path] = sorted(out.glob("*.whl"))
     if len(wheels) != 1:
@@ -419,8 +438,12 @@ def _check_wheel(
     if not policy_satisfies(res.auditwheel_policy, target.auditwheel_policy):
         return _fail(res, f"auditwheel says {res.auditwheel_policy}, not within {target.auditwheel_policy}", start)
     if smoke:
-        res.smoke = _smoke(wheel, res.ext_modules, target, root / "smoke", sandbox, log, sysroot,
-                           python_of_tag(recipe.python_tag))
+        py = python_of_tag(recipe.python_tag)
+        try:
+            musl = _musl_python_for(target, py, sysroots)
+        except VerifierError as e:
+            return _fail(res, str(e), start, infra=True)
+        res.smoke = _smoke(wheel, res.ext_modules, target, root / "smoke", sandbox, log, sysroot, py, musl)
         if not smoke_passed(res.smoke):
             return _fail(res, f"smoke test: {res.smoke}", start)
     res.ok = True
