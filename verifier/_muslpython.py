@@ -9,10 +9,13 @@ Build: `zig cc -target <arch>-linux-musl` (the pinned ziglang, through `Zig.writ
 build (`--build` this host, `--host` the musl triple, `--with-build-python=/usr/bin/python3.11`, the host's
 own 3.11.2), `-dynamic` so that extension modules can be dlopen()ed, `--disable-test-modules
 --without-ensurepip`; modules whose libraries zig's musl does not have (ssl, sqlite, zlib, ...) are left
-out, which an import smoke test does not need. One patch to `configure`: 3.11 picks the musl platform
+out, which an import smoke test does not need. Patches: 3.11's `configure` picks the musl platform
 triplet from the *build* OS (fixed upstream later), so a cross build would name its extension suffix
-`-linux-gnu`; it is made to look at the host OS, giving `.cpython-311-<arch>-linux-musl.so` like Alpine.
-Bytecode is not compiled at install time (the smoke test runs with PYTHONDONTWRITEBYTECODE anyway).
+`-linux-gnu`: it is made to look at the host OS, giving `.cpython-311-<arch>-linux-musl.so` like Alpine;
+setup.py's host include paths (glibc headers) are dropped; bytecode is not compiled at install time (the
+smoke test runs with PYTHONDONTWRITEBYTECODE anyway). The interpreter is a PIE, and configure is told
+that preadv2/pwritev2 are missing (zig's headers are musl 1.2.5, the runtime below is 1.2.3). After the
+build the interpreter must start and import two of its extension modules, or nothing is cached.
 
 Run: the interpreter's PT_INTERP is `/lib/ld-musl-<arch>.so.1`, which comes from Debian's `musl` package for
 the architecture (`apt-get download musl:<arch>`), unpacked into the same root. On x86_64 the root's loader
@@ -50,12 +53,12 @@ MUSL_PYTHON_VERSION = "3.11"  # the CPython version built (musl results for othe
 # preadv2/pwritev2: zig's musl headers are newer (1.2.5) than Debian's musl 1.2.3 that runs the result.
 _CONFIG_SITE = ("ac_cv_file__dev_ptmx=yes\nac_cv_file__dev_ptc=no\nac_cv_buggy_getaddrinfo=no\n"
                 "ac_cv_func_preadv2=no\nac_cv_func_pwritev2=no\n")
-# setup.py of a cross build adds the *host's* /usr/include and /usr/include/<multiarch> (glibc headers);
-# zig's musl headers are the only ones this build may see.
 # The interpreter is linked as a PIE: a non-PIE one gets copy relocations (`environ`) that crash musl 1.2.3's
 # getenv at start. Not in CFLAGS/LDFLAGS: setup.py links extension modules with them, and zig takes
 # -fPIE/-pie there as "make an executable".
 _PIE = ("CFLAGS_NODIST=-fPIE", "LINKFORSHARED=-Xlinker -export-dynamic -pie")  # core objects only, not setup.py's
+# setup.py of a cross build adds the *host's* /usr/include and /usr/include/<multiarch> (glibc headers);
+# zig's musl headers are the only ones this build may see.
 _SETUP_PATCH = ("""        if CROSS_COMPILING:
             self.add_cross_compiling_paths()
         self.add_multiarch_paths()

@@ -117,14 +117,19 @@ def test_pypi_musllinux_wheel_imports(musl_x86_64, tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_markupsafe_for_x86_64_musl_imports_under_musl_cpython(musl_x86_64, tmp_path, wheelhouse, zig_cache, sandbox,
-                                                               warm_variations) -> None:
-    (rec,) = verify(fetch_sdist("markupsafe", "2.1.5", CACHE), ["x86_64-linux-musl"], workdir=tmp_path / "work",
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_markupsafe_musl_imports_under_musl_cpython(arch, tmp_path, wheelhouse, zig_cache, sandbox,
+                                                    warm_variations) -> None:
+    """A real sdist rebuilt for musllinux and imported on its target: natively through the musl loader for
+    x86_64, under qemu-aarch64-static for aarch64 (the verifier builds the interpreter on first use)."""
+    (rec,) = verify(fetch_sdist("markupsafe", "2.1.5", CACHE), [f"{arch}-linux-musl"], workdir=tmp_path / "work",
                     wheelhouse=wheelhouse, zig_cache=zig_cache, sandbox=sandbox, variations=warm_variations,
                     sysroots=SYSROOTS, diffoscope=False)
     assert rec.grade == "reproducible", rec.reasons
     b = rec.builds[0]
-    assert (b.wheel_filename or "").lower() == "markupsafe-2.1.5-cp311-cp311-musllinux_1_2_x86_64.whl"
+    assert (b.wheel_filename or "").lower() == f"markupsafe-2.1.5-cp311-cp311-musllinux_1_2_{arch}.whl"
     assert b.smoke == "ok"
     log = Path(b.log_path or "").read_text()
-    assert "ld-musl-x86_64.so.1" in log and "OK markupsafe._speedups" in log
+    assert "OK markupsafe._speedups" in log
+    runner = f"ld-musl-{arch}.so.1" if arch == "x86_64" else "qemu-aarch64-static -L"
+    assert f"{runner} " in log and f"musl-cpython-3.11.2-{arch}-" in log
