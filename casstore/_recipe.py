@@ -88,7 +88,11 @@ class Recipe:
 
     def refs(self) -> set[Digest]:
         """Every blob the recipe needs."""
-        out: set[Digest] = set()
+        return set(self.ref_sizes())
+
+    def ref_sizes(self) -> dict[Digest, int]:
+        """Every blob the recipe needs, with its (uncompressed) size."""
+        out: dict[Digest, int] = {}
         _collect(self.segments, out)
         return out
 
@@ -96,10 +100,10 @@ class Recipe:
         return _has_deflate(self.segments)
 
 
-def _collect(segs: Iterable[Segment], out: set[Digest]) -> None:
+def _collect(segs: Iterable[Segment], out: dict[Digest, int]) -> None:
     for s in segs:
         if isinstance(s, Ref):
-            out.add(s.digest)
+            out[s.digest] = s.size
         elif isinstance(s, Deflate):
             _collect(s.inner, out)
 

@@ -417,12 +417,13 @@ class Store(RecordsMixin, EvictionMixin):
     def _prefetched(self, recipe: _recipe.Recipe, name: str,
                     open_blob: Callable[[Digest], BinaryIO]) -> Callable[[Digest], BinaryIO]:
         """For object stores where each read is a round trip (S3): fetch a recipe's blobs at once,
-        several requests in flight, when their stored bytes fit in ``PREFETCH_BYTES``; each is still
-        verified when it is read. Larger recipes stream blob by blob."""
-        digests = sorted(recipe.refs(), key=str)
-        sizes = [self.catalog.blob(d.hex) for d in digests]
-        if any(r is None for r in sizes) or sum(r["stored_size"] for r in sizes if r) > PREFETCH_BYTES:
+        several requests in flight, when their bytes fit in ``PREFETCH_BYTES`` (the recipe's own blob
+        sizes bound them: blobs are stored compressed); each is still verified when it is read. Larger
+        recipes stream blob by blob."""
+        sizes = recipe.ref_sizes()
+        if sum(sizes.values()) > PREFETCH_BYTES:
             return open_blob
+        digests = list(sizes)
 
         def fetch(digest: Digest) -> bytes | None:
             try:

@@ -39,6 +39,17 @@ class Entry:
     external: int = 0  # external attributes (high 16 bits: unix mode)
 
 
+def _header_fields(e: Entry) -> tuple[int, int, int, bytes]:
+    """crc, compressed and uncompressed size as a header declares them (0xFFFFFFFF + a zip64 extra
+    field when they do not fit 32 bits), and that extra field."""
+    crc = zlib.crc32(e.payload) if e.crc is None else e.crc
+    csize = len(e.payload) if e.csize is None else e.csize
+    usize = len(e.payload) if e.usize is None else e.usize
+    if usize >= 0xFFFFFFFF or csize >= 0xFFFFFFFF:
+        return crc, 0xFFFFFFFF, 0xFFFFFFFF, struct.pack("<HHQQ", 1, 16, usize, csize)
+    return crc, csize, usize, b""
+
+
 def raw_zip(entries: list[Entry], *, central: list[tuple[int, int]] | None = None) -> bytes:
     """A zip written by hand. ``central`` lists (entry index, local header offset delta) for the
     central directory (default: every entry once, at its own offset): duplicates and overlaps."""
@@ -46,25 +57,13 @@ def raw_zip(entries: list[Entry], *, central: list[tuple[int, int]] | None = Non
     offsets = []
     for e in entries:
         offsets.append(len(out))
-        crc = zlib.crc32(e.payload) if e.crc is None else e.crc
-        csize = len(e.payload) if e.csize is None else e.csize
-        usize = len(e.payload) if e.usize is None else e.usize
-        extra = b""
-        if usize >= 0xFFFFFFFF or csize >= 0xFFFFFFFF:
-            extra = struct.pack("<HHQQ", 1, 16, usize, csize)
-            usize = csize = 0xFFFFFFFF
+        crc, csize, usize, extra = _header_fields(e)
         out += struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 45, e.flags, e.method, 0, 0x21, crc, csize, usize,
                            len(e.name), len(extra)) + e.name + extra + e.payload
     cd = bytearray()
     for i, delta in central or [(i, 0) for i in range(len(entries))]:
         e = entries[i]
-        crc = zlib.crc32(e.payload) if e.crc is None else e.crc
-        csize = len(e.payload) if e.csize is None else e.csize
-        usize = len(e.payload) if e.usize is None else e.usize
-        extra = b""
-        if usize >= 0xFFFFFFFF or csize >= 0xFFFFFFFF:
-            extra = struct.pack("<HHQQ", 1, 16, usize, csize)
-            usize = csize = 0xFFFFFFFF
+        crc, csize, usize, extra = _header_fields(e)
         cd += struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 0x031E, 45, e.flags, e.method, 0, 0x21, crc, csize,
                           usize, len(e.name), len(extra), 0, 0, 0, e.external, offsets[i] + delta) + e.name + extra
     n = len(central) if central else len(entries)
