@@ -4,7 +4,7 @@ The public API is what this module exports; everything in ``_``-modules is priva
 """
 
 from ._catalog import BaseCatalog, Catalog, CatalogUnavailable, open_catalog
-from ._digest import Digest
+from ._digest import Digest, Hasher, hash_file
 from ._errors import (
     CasstoreError,
     ChecksumMismatch,
@@ -73,6 +73,7 @@ __all__ = [
     "FileInfo",
     "FsckReport",
     "GcReport",
+    "Hasher",
     "InvalidContent",
     "InvalidDigest",
     "InvalidFilename",
@@ -96,6 +97,7 @@ __all__ = [
     "eligibility",
     "export_index",
     "fetch",
+    "hash_file",
     "make_app",
     "nginx_server",
     "open_catalog",

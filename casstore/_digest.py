@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from typing import BinaryIO, ClassVar
@@ -11,7 +12,7 @@ import blake3
 
 from ._errors import InvalidDigest
 
-__all__ = ["Digest", "Hasher", "hash_bytes", "CHUNK"]
+__all__ = ["CHUNK", "Digest", "Hasher", "hash_bytes", "hash_file"]
 
 CHUNK = 1 << 20  # streaming unit everywhere: bounded memory for any file size
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -79,3 +80,11 @@ class Hasher:
 
 def hash_bytes(data: bytes) -> Digest:
     return Digest(blake3.blake3(data).hexdigest())
+
+
+def hash_file(path: str | os.PathLike[str]) -> Hasher:
+    """BLAKE3, sha256 and size of the file at ``path``, in one streaming pass."""
+    h = Hasher()
+    with open(path, "rb") as f:
+        h.consume(f)
+    return h
