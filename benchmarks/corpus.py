@@ -1,6 +1,6 @@
 """The benchmark corpus: several releases of real projects, every platform wheel plus the sdist.
 
-Downloaded once from PyPI (PEP 691 JSON through ``casstore._pypi``) into the git-ignored
+Downloaded once from PyPI (PEP 691 JSON through ``casstore.index.pypi``) into the git-ignored
 ``.cache/corpus/<name>/`` and re-verified by sha256 on reuse.
 
     python benchmarks/corpus.py --corpus small     # markupsafe + msgpack, ~40 MB
@@ -16,7 +16,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from casstore import _pypi
+from casstore.index import pypi as _pypi
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "corpus"

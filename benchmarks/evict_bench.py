@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from casstore import Store  # noqa: E402
+from casstore import Store, WheelCache  # noqa: E402
 from tests.verifier.pypi import fetch_sdist  # noqa: E402
 from verifier import VARIATIONS  # noqa: E402
 from verifier._canonical import build_all  # noqa: E402
@@ -43,7 +43,8 @@ def main() -> None:
     warm = tuple(replace(v, cold_cache=False) for v in VARIATIONS)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "store"
-        store = Store.directory(root, rebuilder=zig_rebuilder(root))
+        store = Store.directory(root)
+        cache = WheelCache.attach(store, rebuilder=zig_rebuilder(root))
         for spec in args.specs:
             name, version = spec.split("==")
             store.put(fetch_sdist(name, version, cache))
@@ -55,13 +56,13 @@ def main() -> None:
         before = store.stats().stored_bytes
         wheels = {f.filename: f for f in store.ls(kind="wheel") if f.origin == "rebuilt"}
         per_wheel_stored = {n: store.catalog.exclusive_stored_bytes(f"file:{n}") for n in wheels}
-        report = store.evict(list(wheels))
+        report = cache.evict(list(wheels))
         store.gc(grace=-1)
         after = store.stats().stored_bytes
         results = []
         for name, _freed in report.evicted:
             t = time.monotonic()
-            how = store.reconstruct(name).how
+            how = cache.reconstruct(name).how
             results.append({"wheel": name, "reconstruct_s": round(time.monotonic() - t, 1), "how": how,
                              "exclusive_stored_bytes": per_wheel_stored[name],
                              "digest_ok": str(store.info(name).blake3) == str(wheels[name].blake3)})

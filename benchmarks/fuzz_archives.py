@@ -2,12 +2,12 @@
 
 Targets (``--target``, default: all, the time split evenly):
 
-- ``split``: :class:`casstore._split.Splitter` on arbitrary bytes as a zip and as a gzip+tar. Either
+- ``split``: :class:`casstore.format.split.Splitter` on arbitrary bytes as a zip and as a gzip+tar. Either
   the file is not split (``NotSplittable``: stored whole) or the recipe renders back to the input
   bit-exactly, and no blob is larger than the decompression bound allows.
 - ``put``: ``Store.put`` of arbitrary bytes as a wheel and as an sdist, then the index's METADATA
   extraction (PEP 658) and a read back: only ``CasstoreError`` may come out, and bytes read back equal.
-- ``recipe``: ``casstore._recipe.decode`` on arbitrary bytes: a recipe or ``RecipeError``.
+- ``recipe``: ``casstore.format.recipe.decode`` on arbitrary bytes: a recipe or ``RecipeError``.
 - ``names``: ``parse_filename`` on arbitrary text: a ``DistName`` or ``InvalidFilename``; a parsed
   name never contains a path separator, NUL or a leading dot.
 - ``sdist``: the verifier's ``extract_sdist`` on arbitrary bytes as .tar.gz and .zip: an unpacked
@@ -97,8 +97,8 @@ class _DictSink:
         self.blobs: dict[object, bytes] = {}
 
     def store(self, chunks, digest, size, compressible):  # type: ignore[no-untyped-def]
-        from casstore._digest import hash_bytes
-        from casstore._recipe import Ref
+        from casstore.digest import hash_bytes
+        from casstore.format.recipe import Ref
 
         data = b"".join(chunks())
         if hash_bytes(data) != digest or len(data) != size:
@@ -108,8 +108,8 @@ class _DictSink:
 
 
 def check_split(data: bytes) -> None:
-    from casstore._recipe import Recipe, render
-    from casstore._split import NotSplittable, Splitter, inflate_limit
+    from casstore.format.recipe import Recipe, render
+    from casstore.format.split import NotSplittable, Splitter, inflate_limit
 
     for kind in ("zip", "targz"):
         sink = _DictSink()
@@ -131,7 +131,7 @@ def check_split(data: bytes) -> None:
 
 def check_put(data: bytes) -> None:
     from casstore import CasstoreError, Store
-    from casstore._index import Index
+    from casstore.index.projects import Index
 
     store = Store.memory()
     for filename in ("demo-1.0-py3-none-any.whl", "demo-1.0.tar.gz", "demo-1.0.zip"):
@@ -146,7 +146,7 @@ def check_put(data: bytes) -> None:
 
 
 def check_recipe(data: bytes) -> None:
-    from casstore._recipe import RecipeError, decode, encode
+    from casstore.format.recipe import RecipeError, decode, encode
 
     try:
         recipe = decode(data)
@@ -160,8 +160,8 @@ _UNSAFE = re.compile(r"[/\\\x00]")
 
 
 def check_names(data: bytes) -> None:
-    from casstore._errors import InvalidFilename
-    from casstore._names import parse_filename
+    from casstore.errors import InvalidFilename
+    from casstore.names import parse_filename
 
     text = data.decode("utf-8", "replace")
     try:

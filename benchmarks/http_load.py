@@ -1,6 +1,6 @@
 """A bounded load test of ``casstore serve`` on 127.0.0.1 with wrk: many connections at once.
 
-Starts the server (uvicorn, the bounded protocol of casstore._server) over a small disk store, then
+Starts the server (uvicorn, the bounded protocol of casstore.index.server) over a small disk store, then
 runs ``wrk`` against a project page, a file download and a refused traversal path, first with 16
 connections (the anchor: the load of index_bench.py) and then with ``--connections`` (default 200).
 Reports requests/s, p99 latency, non-2xx/3xx answers and socket errors, the server's peak RSS, and
@@ -26,7 +26,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from casstore import Store
-from casstore._server import make_app, running
+from casstore.index.server import make_app, running
 from tests.conftest import make_sdist, make_wheel
 
 

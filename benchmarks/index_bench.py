@@ -31,7 +31,8 @@ import httpx
 from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
 
-from casstore import Store, _pypi
+from casstore import Store
+from casstore.index import pypi as _pypi
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "casstore" / "downloads"

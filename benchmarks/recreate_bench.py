@@ -30,8 +30,8 @@ import blake3
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus as corpus_mod
 
-from casstore import _deflate, _recipe, _split
-from casstore._store import Store
+from casstore.format import deflate as _deflate, recipe as _recipe, split as _split
+from casstore.store.store import Store
 
 MB = 1e6
 

@@ -29,7 +29,7 @@ import blake3
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus as corpus_mod  # noqa: E402
 
-from casstore._store import Store  # noqa: E402
+from casstore.store.store import Store  # noqa: E402
 
 MB = 1e6
 
@@ -149,7 +149,7 @@ with zipfile.ZipFile({str(path)!r}, "w", zipfile.ZIP_DEFLATED, compresslevel=1) 
     size = path.stat().st_size
     child = f"""
 import resource, time, sys
-from casstore._store import Store
+from casstore import Store
 s = Store.directory({str(work / 'rss-store')!r})
 t = time.perf_counter()
 info = s.put({str(path)!r})

@@ -1,42 +1,55 @@
 """casstore: a content-addressed store for Python sdists and wheels.
 
-The public API is what this module exports; everything in ``_``-modules is private.
+The public API is what this module exports. The subpackages are the rooms it is built from
+(docs/architecture.md): ``format`` (bytes ↔ recipes), ``objects`` and ``catalog`` (where bytes and
+their meaning live), ``store`` (put/open/ls/rm/gc), ``cache`` (eviction and reconstruction),
+``maintenance`` (fsck, repair, recovery), ``index`` (pages, server, export, mirrors) and ``cli``.
 """
 
-from ._catalog import BaseCatalog, Catalog, CatalogUnavailable, open_catalog
-from ._digest import Digest, Hasher, hash_file
-from ._errors import (
+from .cache import (
+    Eligibility,
+    EvictReport,
+    Policy,
+    ProjectReclaim,
+    Rebuilder,
+    Reconstruction,
+    ReconstructionFailed,
+    WheelCache,
+    eligibility,
+)
+from .catalog import BaseCatalog, Catalog, CatalogUnavailable, open_catalog
+from .digest import Digest, Hasher, hash_file
+from .errors import (
     CasstoreError,
     ChecksumMismatch,
+    Evicted,
     FileConflict,
-    SameDistribution,
     InvalidContent,
     InvalidDigest,
     InvalidFilename,
     NotFound,
+    SameDistribution,
     StoreFormatError,
 )
-from ._evict import Eligibility, Policy, eligibility
-from ._eviction import Evicted, EvictReport, ProjectReclaim
-from ._model import FileInfo, FsckReport, GcReport, ProjectStats, Stats
-from ._names import DistName, parse_filename
-from ._objects import DiskObjects, MemoryObjects, ObjectStore
-from ._open import open_store
-from ._reconstruct import Rebuilder, Reconstruction, ReconstructionFailed
-from ._records import InvalidRecord
-from ._store import DEFAULT_GRACE, FORMAT_VERSION, Store
+from .location import open_store
+from .maintenance.fsck import fsck
+from .model import FileInfo, FsckReport, GcReport, ProjectStats, Stats
+from .names import DistName, parse_filename
+from .objects import DiskObjects, MemoryObjects, ObjectStore
+from .store import DEFAULT_GRACE, FORMAT_VERSION, InvalidRecord, Reviver, Store
 
 __version__ = "0.1.0"
 
 # The index server, static export and mirrors pull in a web stack; they load on first use, so that
 # a plain store (a CLI put, a worker process) stays small and starts fast.
 _LAZY = {
-    "ExportReport": "_export", "export_index": "_export", "nginx_server": "_export",
-    "Expected": "_mirror", "FetchFailed": "_mirror", "FetchResult": "_mirror", "SyncReport": "_mirror",
-    "fetch": "_mirror", "sync_mirror": "_mirror", "trusted_digests": "_mirror",
-    "make_app": "_server",
-    "RecoveryReport": "_repair", "recover_catalog": "_repair",
-    "PostgresCatalog": "_catalog_pg", "S3Objects": "_s3",
+    "ExportReport": "index.export", "export_index": "index.export", "nginx_server": "index.export",
+    "Expected": "index.client", "FetchFailed": "index.client", "FetchResult": "index.client",
+    "fetch": "index.client", "trusted_digests": "index.client",
+    "SyncReport": "index.mirror", "sync_mirror": "index.mirror",
+    "make_app": "index.server", "running": "index.server",
+    "RecoveryReport": "maintenance.recovery", "recover_catalog": "maintenance.recovery",
+    "PostgresCatalog": "catalog.postgres", "S3Objects": "objects.s3",
 }
 
 
@@ -49,6 +62,7 @@ def __getattr__(name: str) -> object:
     value = getattr(importlib.import_module(f"casstore.{module}"), name)
     globals()[name] = value
     return value
+
 
 __all__ = [
     "DEFAULT_GRACE",
@@ -69,7 +83,6 @@ __all__ = [
     "FetchFailed",
     "FetchResult",
     "FileConflict",
-    "SameDistribution",
     "FileInfo",
     "FsckReport",
     "GcReport",
@@ -89,14 +102,18 @@ __all__ = [
     "Reconstruction",
     "ReconstructionFailed",
     "RecoveryReport",
+    "Reviver",
     "S3Objects",
+    "SameDistribution",
     "Stats",
     "Store",
     "StoreFormatError",
     "SyncReport",
+    "WheelCache",
     "eligibility",
     "export_index",
     "fetch",
+    "fsck",
     "hash_file",
     "make_app",
     "nginx_server",
@@ -104,6 +121,7 @@ __all__ = [
     "open_store",
     "parse_filename",
     "recover_catalog",
+    "running",
     "sync_mirror",
     "trusted_digests",
 ]

@@ -17,8 +17,8 @@ import psycopg
 import pytest
 
 from casstore import Store
-from casstore._catalog_pg import PostgresCatalog
-from casstore._objects import DiskObjects
+from casstore.catalog.postgres import PostgresCatalog
+from casstore.objects.disk import DiskObjects
 
 SERVICE = Path(__file__).resolve().parent.parent / ".ci" / "services" / "postgres"
 _created: list[str] = []  # schemas made by fresh_catalog_url, dropped at the end of the session

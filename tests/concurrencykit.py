@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from casstore import NotFound, Store
+from casstore import NotFound, Store, WheelCache, fsck, open_store
 
 from .crashkit import RegenRebuilder, prepare, record, wheel
 
@@ -56,7 +56,8 @@ def _worker(root: str, wid: int, seed: int, seconds: float, grace: float, sd: st
     errors: list[str] = []
     moved = 0
     try:
-        store = Store.directory(root, rebuilder=RegenRebuilder())
+        store = Store.directory(root)
+        cache = WheelCache.attach(store, rebuilder=RegenRebuilder())
         end = time.monotonic() + seconds
         n = 0
         while time.monotonic() < end:
@@ -78,7 +79,7 @@ def _worker(root: str, wid: int, seed: int, seconds: float, grace: float, sd: st
                 elif op == "gc":
                     store.gc(grace=grace)
                 elif op == "evict":
-                    store.evict([fn])
+                    cache.evict([fn])
                 elif op == "record":
                     store.record_rebuild(record(i, seed * 1_000_000 + wid * 10_000 + n, sd))
             except NotFound as e:
@@ -99,7 +100,7 @@ def run(base: Path, n: int, seconds: float, *, seed: int = 1, grace: float = 0.0
     """Start ``n`` workers on a fresh store under ``base`` for ``seconds``, then check the store."""
     root = base / f"store-n{n}"
     sd = prepare(root)
-    with Store.directory(root, rebuilder=RegenRebuilder()) as s:  # every keep wheel evictable from the start
+    with open_store(root, rebuilder=RegenRebuilder()) as s:  # every keep wheel evictable from the start
         for i in KEEP:
             fn, data = wheel(i)
             s.put(io.BytesIO(data), fn)
@@ -127,8 +128,8 @@ def run(base: Path, n: int, seconds: float, *, seed: int = 1, grace: float = 0.0
 
 def check(root: Path, res: Result) -> None:
     p = res.problems
-    with Store.directory(root, rebuilder=RegenRebuilder()) as store:
-        report = store.fsck()
+    with open_store(root, rebuilder=RegenRebuilder()) as store:
+        report = fsck(store)
         if not report.ok:
             p.append(f"fsck: corrupt={report.corrupt} missing={report.missing} damaged={report.damaged_files}")
         for i in KEEP:
@@ -144,6 +145,6 @@ def check(root: Path, res: Result) -> None:
             except Exception as e:  # noqa: BLE001
                 p.append(f"{info.filename}: unreadable ({type(e).__name__}: {e})")
         store.gc(grace=-1)
-        after = store.fsck()
+        after = fsck(store)
         if after.unreferenced or not after.ok:
             p.append(f"after gc: unreferenced={len(after.unreferenced)} ok={after.ok}")

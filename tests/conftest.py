@@ -32,8 +32,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     elif request.param == "postgres":  # blobs on disk, the catalog on PostgreSQL (a fresh schema)
         s = postgres_store(tmp_path / "store", request.getfixturevalue("postgres_url"))
     else:  # blobs on S3 under a fresh prefix, the catalog in SQLite
-        from casstore._catalog import Catalog
-        from casstore._s3 import S3Objects
+        from casstore.catalog.sqlite import Catalog
+        from casstore.objects.s3 import S3Objects
 
         s = Store(S3Objects.from_url(fresh_s3_prefix(request.getfixturevalue("s3_url"))),
                   Catalog.open(tmp_path / "catalog.sqlite"))
@@ -112,7 +112,7 @@ def make_sdist(name: str = "demo", version: str = "1.0", payload: bytes = b"prin
 def real_files() -> list[Path]:
     """Real sdists and wheels from PyPI (one msgpack and one markupsafe release, a few platform
     wheels each), downloaded once and cached in .cache/tests."""
-    from casstore import _pypi
+    from casstore.index import pypi as _pypi
 
     wanted = {
         "markupsafe==2.1.5": ("markupsafe-2.1.5.tar.gz", "MarkupSafe-2.1.5-cp311-cp311-manylinux_2_17_x86_64",

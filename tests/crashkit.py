@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from casstore import Store, recover_catalog
-from casstore._digest import hash_bytes
+from casstore import Store, WheelCache, fsck, open_store, recover_catalog
+from casstore.digest import hash_bytes
 
 PROJECT = "crashpkg"
 SDIST = f"{PROJECT}-1.0.tar.gz"
@@ -123,7 +123,8 @@ def run_worker(root: Path, log_path: Path, seed: int, sdist_blake3: str, steps: 
     rng = random.Random(seed)
     names, weights = zip(*(ops or dict(OPS)).items())
     log = AckLog(log_path)
-    store = Store.directory(root, rebuilder=RegenRebuilder())
+    store = Store.directory(root)
+    cache = WheelCache.attach(store, rebuilder=RegenRebuilder())
     for n in range(steps):
         op = rng.choices(names, weights)[0]
         i = rng.randrange(UNIVERSE)
@@ -154,9 +155,9 @@ def run_worker(root: Path, log_path: Path, seed: int, sdist_blake3: str, steps: 
             store.record_rebuild(rec)
             log.write("A", op, rid)
         elif op == "evict":
-            if store.has(fn) and store.evictable(fn).evictable:
+            if store.has(fn) and cache.evictable(fn).evictable:
                 log.write("B", op, fn)
-                report = store.evict([fn])
+                report = cache.evict([fn])
                 log.write("A", op, fn, "yes" if report.evicted else "no")
         elif op == "pin":
             k = rng.randrange(4)
@@ -254,8 +255,8 @@ def check(root: Path, lines: list[str], trial: Trial, *, recovery: bool = True) 
         elif op == "dl":
             (dl_acked if ab == "A" else dl_begun)[args[0]] = (dl_acked if ab == "A" else dl_begun).get(args[0], 0) + 1
     trial.killed_in = pending
-    with Store.directory(root, rebuilder=RegenRebuilder(), create=False) as store:
-        report = store.fsck()
+    with open_store(root, rebuilder=RegenRebuilder(), create=False) as store:
+        report = fsck(store)
         if not report.ok:
             p.append(f"fsck: corrupt={report.corrupt} missing={report.missing} damaged={report.damaged_files} "
                      f"catalog={report.catalog_problems}")
@@ -286,7 +287,7 @@ def check(root: Path, lines: list[str], trial: Trial, *, recovery: bool = True) 
             if not lo <= counts.get(fn, 0) <= hi:
                 p.append(f"{fn}: {counts.get(fn, 0)} downloads counted, acknowledged {lo}, attempted {hi}")
         store.gc(grace=-1)  # leftovers of the crash are garbage: one gc takes them
-        after = store.fsck()
+        after = fsck(store)
         if after.unreferenced or after.temp_files or not after.ok:
             p.append(f"after gc: unreferenced={len(after.unreferenced)} temp={after.temp_files} ok={after.ok}")
         want = _catalog_view(store)

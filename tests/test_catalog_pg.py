@@ -14,11 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from casstore import Store, StoreFormatError, _catalog
-from casstore._catalog import BaseCatalog, Catalog, CatalogUnavailable, open_catalog
-from casstore._catalog_pg import PostgresCatalog
-from casstore._errors import CasstoreError
-from casstore._objects import DiskObjects
+from casstore import Store, StoreFormatError, fsck
+from casstore.catalog import open_catalog
+from casstore.catalog import sqlite as _catalog
+from casstore.catalog.base import BaseCatalog, CatalogUnavailable
+from casstore.catalog.postgres import PostgresCatalog
+from casstore.catalog.sqlite import Catalog
+from casstore.errors import CasstoreError
+from casstore.objects.disk import DiskObjects
 
 from ._postgres import fresh_catalog_url
 from .conftest import make_wheel
@@ -368,7 +371,7 @@ def test_four_processes_put_overlapping_files_beside_a_gc_with_no_grace(tmp_path
         for fn, data in expected.items():
             assert store.get(fn) == data
         store.gc(grace=0)
-        report = store.fsck()
+        report = fsck(store)
         assert report.ok and report.unreferenced == [] and report.missing == []
     finally:
         store.close()
@@ -405,7 +408,7 @@ def test_the_index_server_sees_a_put_by_another_process(engine: str, tmp_path: P
                                                         request: pytest.FixtureRequest) -> None:
     import warnings
 
-    from casstore._server import make_app
+    from casstore.index.server import make_app
     with warnings.catch_warnings():  # as in test_server: starlette's test client over httpx
         warnings.simplefilter("ignore")
         from starlette.testclient import TestClient

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from casstore.cli import cli, main
+from casstore.cli.main import cli, main
 
 from .conftest import make_sdist, make_wheel
 
@@ -110,7 +110,7 @@ def test_cat_streams_to_stdout_in_a_real_process(tmp_path: Path, dists: Path) ->
 
 
 def test_cli_reference_documents_every_command() -> None:
-    from casstore.cli import _load_plugins
+    from casstore.cli.main import _load_plugins
 
     _load_plugins()
     doc = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()

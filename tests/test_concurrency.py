@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from casstore import Store
+from casstore import Store, fsck
 
 from .conftest import make_wheel
 
@@ -35,7 +35,7 @@ def _collector(root: str, rounds: int, q: "mp.Queue[object]") -> None:
         store = Store.directory(root)
         for _ in range(rounds):
             store.gc()  # default grace: never races a put
-            store.fsck()
+            fsck(store)
         q.put("ok")
     except BaseException as e:
         q.put(f"{type(e).__name__}: {e}")
@@ -62,7 +62,7 @@ def test_four_writers_and_a_gc_lose_nothing(tmp_path: Path) -> None:
     assert written == set(expected)
     for fn, data in expected.items():
         assert store.get(fn) == data
-    report = store.fsck()
+    report = fsck(store)
     assert report.ok and report.unreferenced == []
 
 

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from casstore import CasstoreError, Digest, Store, StoreFormatError, recover_catalog
-from casstore._repair import RECORD_MAGIC
-from casstore.cli import main
+from casstore import CasstoreError, Digest, Store, StoreFormatError, WheelCache, fsck, open_store, recover_catalog
+from casstore.cli.main import main
+from casstore.format.filerecord import RECORD_MAGIC
 
 from .conftest import make_sdist, make_wheel
 from .crashkit import RegenRebuilder, record, wheel
@@ -63,7 +63,7 @@ FAULTS = ("flip", "truncate", "delete", "rewrite")
 
 
 def _inject(store: Store, digest: Digest, fault: str) -> None:
-    from casstore import _compress
+    from casstore.format import compress as _compress
 
     p = store.objects.path(digest)  # type: ignore[attr-defined]
     raw = p.read_bytes()
@@ -103,7 +103,7 @@ def test_fsck_counts_every_injected_fault(template: tuple[Path, dict[str, bytes]
         kinds = [data.draw(st.sampled_from(FAULTS)) for _ in chosen]
         for d, k in zip(chosen, kinds):
             _inject(store, d, k)
-        report = store.fsck()
+        report = fsck(store)
         corrupt = {d for d, _ in report.corrupt}
         missing = set(report.missing)
         assert len(corrupt) + len(missing) == len(chosen)  # exactly K, no more, no less
@@ -147,8 +147,8 @@ def test_repair_restores_every_fault_from_a_mirror_store(copy: tuple[Path, Path,
         blobs = _content_blobs(store)
         for i, d in enumerate(blobs):
             _inject(store, d, FAULTS[i % len(FAULTS)])
-        assert not store.fsck().ok
-        report = store.fsck(repair=True, mirrors=[str(mirror)])
+        assert not fsck(store).ok
+        report = fsck(store, repair=True, mirrors=[str(mirror)])
         assert report.ok, report
         assert len(report.repaired) == len(blobs)
         assert len(report.quarantined) == sum(1 for i in range(len(blobs)) if FAULTS[i % 4] != "delete")
@@ -164,24 +164,24 @@ def test_repair_accepts_mirror_bytes_only_by_hash(copy: tuple[Path, Path, dict[s
         target = _content_blobs(store)[0]
         _inject(store, target, "delete")
         _inject(bad_mirror, target, "rewrite")  # the mirror serves other bytes under the digest
-        report = store.fsck(repair=True, mirrors=[bad_mirror])
+        report = fsck(store, repair=True, mirrors=[bad_mirror])
         assert report.missing == [str(target)] and report.repaired == []
         assert not store.objects.exists(target)
-        report = store.fsck(repair=True, mirrors=[bad_mirror, str(mirror)])  # the next mirror has it
+        report = fsck(store, repair=True, mirrors=[bad_mirror, str(mirror)])  # the next mirror has it
         assert report.ok and report.repaired == [f"{target} from {mirror}"]
 
 
 def test_repair_refetches_damaged_files_from_a_simple_index(copy: tuple[Path, Path, dict[str, bytes]]) -> None:
-    from casstore._server import make_app, running
+    from casstore.index.server import make_app, running
 
     root, mirror, files = copy
     with Store.directory(mirror) as m, running(make_app(m)) as url, Store.directory(root) as store:
         blobs = _content_blobs(store)
         for d in blobs:
             _inject(store, d, "delete")
-        damaged = store.fsck().damaged_files
+        damaged = fsck(store).damaged_files
         assert set(damaged) == set(files)
-        report = store.fsck(repair=True, mirrors=[url])
+        report = fsck(store, repair=True, mirrors=[url])
         assert report.ok, report
         assert sorted(r.split()[1] for r in report.repaired) == sorted(files)
         assert _unreadable(store, files) == {}
@@ -193,9 +193,9 @@ def test_a_bad_record_blob_is_rewritten_from_the_catalog(copy: tuple[Path, Path,
         records = [k for k in store.objects.keys() if store.get_blob(k).startswith(RECORD_MAGIC)]
         assert len(records) == len(files)
         _inject(store, records[0], "flip")
-        report = store.fsck()
+        report = fsck(store)
         assert [d for d, _ in report.corrupt] == [str(records[0])] and len(report.damaged_files) == 1
-        fixed = store.fsck(repair=True)  # no mirror has a file's record: it is written anew
+        fixed = fsck(store, repair=True)  # no mirror has a file's record: it is written anew
         assert fixed.ok and fixed.repaired == [f"record of {report.damaged_files[0]} rewritten from the catalog"]
     recover_catalog(root)
     with Store.directory(root) as store:
@@ -211,13 +211,14 @@ def _evicting_store(root: Path) -> dict[str, bytes]:
 
     sd = prepare(root)
     files = {}
-    with Store.directory(root, rebuilder=RegenRebuilder()) as s:
+    with Store.directory(root) as s:
+        cache = WheelCache.attach(s, rebuilder=RegenRebuilder())
         for i in range(3):
             fn, data = wheel(i)
             s.put(io.BytesIO(data), fn)
             s.record_rebuild(record(i, i, sd))
             files[fn] = data
-        assert s.evict([wheel(0)[0]]).evicted
+        assert cache.evict([wheel(0)[0]]).evicted
         s.put_blob(b"a log", ref="pin:log")
         s.count_downloads({wheel(1)[0]: 5}, 1.0)
         s.gc(grace=-1)  # the evicted wheel's own blobs go: what is left is all held by something
@@ -225,7 +226,7 @@ def _evicting_store(root: Path) -> dict[str, bytes]:
 
 
 def _hash(data: bytes) -> str:
-    from casstore._digest import hash_bytes
+    from casstore.digest import hash_bytes
 
     return str(hash_bytes(data))
 
@@ -259,7 +260,7 @@ def test_a_lost_or_damaged_catalog_is_rebuilt_from_the_blobs(tmp_path: Path, how
     # the damage is seen: opening refuses with a clear error naming the catalog, or fsck reports it
     try:
         with Store.directory(root) as s:
-            assert s.fsck().catalog_problems
+            assert fsck(s).catalog_problems
             for f in files:  # reads work or fail with the one clear error, never a raw sqlite3 one
                 with contextlib.suppress(StoreFormatError):
                     s.info(f)
@@ -270,7 +271,7 @@ def test_a_lost_or_damaged_catalog_is_rebuilt_from_the_blobs(tmp_path: Path, how
         kept = [p for p in root.iterdir()
                 if p.name.startswith("catalog.sqlite.broken-") and not p.name.endswith(("-wal", "-shm"))]
         assert [p.read_bytes() for p in kept] == [damaged_bytes]
-    with Store.directory(root, rebuilder=RegenRebuilder()) as s:
+    with open_store(root, rebuilder=RegenRebuilder()) as s:
         assert {(f.filename, str(f.blake3), f.state, f.layout, f.added) for f in s.ls()} == before
         assert {r["id"] for r in s.catalog.rebuilds()} == records
         assert s.info(wheel(0)[0]).state == "evicted"
@@ -280,7 +281,7 @@ def test_a_lost_or_damaged_catalog_is_rebuilt_from_the_blobs(tmp_path: Path, how
         # a named pin is not in any blob: its blob is kept, held by 'recovered'
         log = Digest.parse(_hash(b"a log")).hex
         assert s.catalog.blobs_of("pin:log") == [] and s.catalog.blobs_of("recovered") == [log]
-        assert s.fsck().ok
+        assert fsck(s).ok
 
 
 def test_removed_files_do_not_come_back_after_a_recovery(copy: tuple[Path, Path, dict[str, bytes]]) -> None:
@@ -306,15 +307,15 @@ def test_golden_store_gets_file_records_and_then_survives_a_lost_catalog(tmp_pat
     with Store.directory(root, create=False) as s:
         before = {(f.filename, str(f.blake3), f.layout) for f in s.ls()}
         data = {f.filename: s.get(f.filename) for f in s.ls()}
-        report = s.fsck(repair=True)
+        report = fsck(s, repair=True)
         assert report.ok and len(report.repaired) == len(before)
-        assert s.fsck(repair=True).repaired == []  # once is enough
+        assert fsck(s, repair=True).repaired == []  # once is enough
     (root / "catalog.sqlite").unlink()
     assert recover_catalog(root).files == len(before)
     with Store.directory(root, create=False) as s:
         assert {(f.filename, str(f.blake3), f.layout) for f in s.ls()} == before
         assert {f.filename: s.get(f.filename) for f in s.ls()} == data
-        assert s.fsck().ok
+        assert fsck(s).ok
 
 
 def test_cli_fsck_reports_then_repairs_from_a_mirror(copy: tuple[Path, Path, dict[str, bytes]],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from casstore._evict import Candidate, Policy, eligibility, plan
+from casstore.cache.policy import Candidate, Policy, eligibility, plan
 
 WHEEL = "blake3:" + "1" * 64
 SDIST = "blake3:" + "2" * 64

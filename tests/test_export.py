@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from casstore import Store
-from casstore._export import export_index, nginx_config
-from casstore._pages import JSON_TYPE
-from casstore._server import make_app
+from casstore.index.export import export_index, nginx_config
+from casstore.index.pages import JSON_TYPE
+from casstore.index.server import make_app
 from tests.test_server import make_wheel, wheel_name
 from tests.test_server_clients import check_installed, download_real, pip_install
 

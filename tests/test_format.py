@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from casstore import _recipe
-from casstore._deflate import ENGINE_ID, Params, engine_available
-from casstore._digest import Digest
-from casstore._errors import ChecksumMismatch
-from casstore._objects import DiskObjects
-from casstore._store import Store
+from casstore import fsck
+from casstore.digest import Digest
+from casstore.errors import ChecksumMismatch
+from casstore.format import recipe as _recipe
+from casstore.format.deflate import ENGINE_ID, Params, engine_available
+from casstore.objects.disk import DiskObjects
+from casstore.store.store import Store
 
 pytestmark = pytest.mark.skipif(not engine_available(), reason="pinned deflate engine missing")
 
@@ -106,7 +107,7 @@ def test_two_wheels_share_member_blobs_and_rm_keeps_the_other(tmp_path: Path) ->
     assert report.removed  # the linux .so and manifest went
     assert not set(report.removed) & {f"blake3:{d}" for d in shared}
     assert s.get("pkg-1.0-cp312-cp312-macosx_11_0_arm64.whl") == b
-    assert s.fsck().ok
+    assert fsck(s).ok
 
 
 def test_corrupt_member_blob_is_detected_on_read_and_by_fsck(tmp_path: Path) -> None:
@@ -119,11 +120,11 @@ def test_corrupt_member_blob_is_detected_on_read_and_by_fsck(tmp_path: Path) -> 
     assert isinstance(s.objects, DiskObjects)
     path = s.objects.path(Digest(member))
     path.chmod(0o644)
-    from casstore import _compress
+    from casstore.format import compress as _compress
     path.write_bytes(_compress.compress(b"tampered" + SHARED["pkg/mod2.py"][8:]))
     with pytest.raises(ChecksumMismatch, match=name):
         s.get(name)
-    report = s.fsck()
+    report = fsck(s)
     assert not report.ok
     assert report.damaged_files == [name]
 

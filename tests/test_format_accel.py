@@ -16,11 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casstore import _deflate, _recipe
-from casstore._deflate import CANDIDATES, Params, StreamMismatch, deflate_chunks, recreate, stream_check
-from casstore._digest import Digest
-from casstore._errors import ChecksumMismatch
-from casstore._store import Store
+from casstore.digest import Digest
+from casstore.errors import ChecksumMismatch
+from casstore.format import deflate as _deflate
+from casstore.format import recipe as _recipe
+from casstore.format.deflate import CANDIDATES, Params, StreamMismatch, deflate_chunks, recreate, stream_check
+from casstore.store.store import Store
 
 pytestmark = pytest.mark.skipif(not _deflate.engine_available(), reason="pinned deflate engine missing")
 
@@ -153,7 +154,7 @@ def test_put_records_checks_and_reads_back_bit_exactly(tmp_path) -> None:
 def _member_recipe(members: list[bytes], params: Params, *, bad: int | None = None
                    ) -> tuple[_recipe.Recipe, bytes, dict[Digest, bytes]]:
     """A recipe of literals and deflate streams over blobs (like a wheel's), and its bytes."""
-    from casstore._digest import hash_bytes
+    from casstore.digest import hash_bytes
 
     blobs: dict[Digest, bytes] = {}
     segs: list[_recipe.Segment] = []
@@ -224,7 +225,7 @@ def _mixed_wheel() -> bytes:
 
 @pytest.mark.parametrize("workers", [2, 3])
 def test_split_in_threads_gives_the_same_recipe_as_in_order(tmp_path, workers: int) -> None:  # type: ignore[no-untyped-def]
-    from casstore._split import Splitter
+    from casstore.format.split import Splitter
 
     wheel = _mixed_wheel()
     path = tmp_path / "w.whl"

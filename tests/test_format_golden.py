@@ -12,6 +12,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from casstore import fsck
+
 GOLDEN = Path(__file__).parent / "data" / "golden-store-v1"
 
 
@@ -21,7 +23,7 @@ def build(root: Path) -> None:
 
     from test_format import SHARED, make_sdist, make_wheel
 
-    from casstore._store import Store
+    from casstore.store.store import Store
 
     files = {
         "golden-1.0-cp312-cp312-manylinux_2_17_x86_64.whl": make_wheel({**SHARED, "golden/_x.so": b"\x7fELF" * 500}),
@@ -43,8 +45,8 @@ def build(root: Path) -> None:
 
 
 def test_golden_store_reads_back_bit_exactly(tmp_path: Path) -> None:
-    from casstore._digest import hash_bytes
-    from casstore._store import Store
+    from casstore.digest import hash_bytes
+    from casstore.store.store import Store
 
     root = tmp_path / "golden"
     shutil.copytree(GOLDEN, root)
@@ -59,7 +61,7 @@ def test_golden_store_reads_back_bit_exactly(tmp_path: Path) -> None:
             assert len(data) == want["size"]
             layouts.add(info.layout)
         assert layouts == {"blob", "recipe"}
-        report = store.fsck()
+        report = fsck(store)
         assert report.ok and not report.unreferenced, report
 
 

@@ -14,13 +14,16 @@ from pathlib import Path
 
 import pytest
 
+from casstore import fsck
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 from test_format_golden import build
 
-from casstore import _deflate, _recipe
-from casstore._digest import Digest, hash_bytes
-from casstore._store import Store
+from casstore.digest import Digest, hash_bytes
+from casstore.format import deflate as _deflate
+from casstore.format import recipe as _recipe
+from casstore.store.store import Store
 
 GOLDEN = Path(__file__).parent / "data" / "golden-store-v2"
 
@@ -59,7 +62,7 @@ def test_golden_v2_store_reads_back_bit_exactly(tmp_path: Path, accelerated: boo
             assert str(hash_bytes(data)) == want["blake3"] == str(info.blake3)
             assert len(data) == want["size"]
         assert versions == {1, 2}
-        report = store.fsck()
+        report = fsck(store)
         assert report.ok and not report.unreferenced, report
 
 

@@ -10,7 +10,8 @@ import zipfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from casstore._store import Store
+from casstore import fsck
+from casstore.store.store import Store
 
 names = st.sampled_from(["a.py", "pkg/b.py", "pkg/__init__.py", "data/x.bin", "dup.txt", "dup.txt", "ü/é.py"])
 payloads = st.one_of(
@@ -73,7 +74,7 @@ def round_trip(data: bytes, filename: str) -> None:
     info = store.put(io.BytesIO(data), filename)
     assert info.size == len(data)
     assert store.get(filename) == data
-    assert store.fsck().ok
+    assert fsck(store).ok
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

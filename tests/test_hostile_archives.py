@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from casstore import Store
-from casstore._errors import InvalidContent
-from casstore._index import Index
-from casstore._recipe import RecipeError, decode
-from casstore._split import MAX_RATIO, NotSplittable, _inflate, inflate_limit
-from casstore._untrusted import MAX_HEADER, BoundedTarInfo, members
+from casstore import Store, fsck
+from casstore.errors import InvalidContent
+from casstore.format.recipe import RecipeError, decode
+from casstore.format.split import MAX_RATIO, NotSplittable, _inflate, inflate_limit
+from casstore.index.projects import Index
+from casstore.untrusted import MAX_HEADER, BoundedTarInfo, members
 
 from . import hostile as h
 from .conftest import ROOT, make_sdist, make_wheel
@@ -37,7 +37,7 @@ def _round_trip(store: Store, data: bytes, filename: str) -> str:
     info = store.put(io.BytesIO(data), filename)
     assert store.get(filename) == data
     assert info.size == len(data)
-    assert store.fsck().ok
+    assert fsck(store).ok
     return info.layout
 
 
@@ -113,7 +113,7 @@ CHILD = textwrap.dedent("""
     sys.path.insert(0, sys.argv[2])
     from tests import hostile as h
     from casstore import Store
-    from casstore._index import Index
+    from casstore.index.projects import Index
 
     # A bounded temp file: the splitter may not unpack a bomb to disk either.
     resource.setrlimit(resource.RLIMIT_FSIZE, (2 << 30, 2 << 30))
@@ -268,7 +268,7 @@ META_CASES = {
 
 @pytest.mark.parametrize("case", sorted(META_CASES))
 def test_hostile_wheels_get_no_metadata_and_their_page_still_renders(case: str) -> None:
-    from casstore._pages import project_json
+    from casstore.index.pages import project_json
 
     store = Store.memory()
     info = store.put(io.BytesIO(META_CASES[case]), "demo-1.0-py3-none-any.whl")
@@ -315,7 +315,7 @@ def test_damaged_archives_round_trip_or_are_refused(which: str, cut: int, flips:
 
 
 def test_hostile_metadata_values_are_escaped_in_pages() -> None:
-    from casstore._pages import project_html, project_json
+    from casstore.index.pages import project_html, project_json
 
     meta = b'Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Python: "><script>alert(1)</script>\n'
     store = Store.memory()

@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casstore import Store
-from casstore._pages import choose_format
-from casstore._server import MAX_HEAD, make_app, parse_range, running
+from casstore.index.pages import choose_format
+from casstore.index.server import MAX_HEAD, make_app, parse_range, running
 
 from .conftest import make_sdist, make_wheel
 

@@ -14,8 +14,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from casstore import Store
-from casstore._errors import InvalidFilename
-from casstore._names import DistName, parse_filename
+from casstore.errors import InvalidFilename
+from casstore.names import DistName, parse_filename
 
 from .conftest import make_sdist, make_wheel
 
@@ -168,7 +168,7 @@ def test_a_filename_is_never_a_path(tmp_path: Path, disk_store: Store) -> None:
 
 def test_export_uses_a_catalog_name_as_a_path_only_once_it_parses(tmp_path: Path) -> None:
     """Defense in depth: a catalog edited by another tool cannot make the export write outside."""
-    from casstore._export import export_index
+    from casstore.index.export import export_index
 
     store = Store.directory(tmp_path / "store")
     fn, data = make_wheel("demo", "1.0")

@@ -16,9 +16,10 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from casstore import CasstoreError, Store
-from casstore._mirror import Expected, FetchFailed, fetch, sync_mirror, trusted_digests
-from casstore._server import make_app, running
-from casstore.cli import main
+from casstore.cli.main import main
+from casstore.index.client import Expected, FetchFailed, fetch, trusted_digests
+from casstore.index.mirror import sync_mirror
+from casstore.index.server import make_app, running
 from tests.test_server import make_wheel, wheel_name
 
 WHEELS = [("Alpha", "1.0"), ("Alpha", "1.1"), ("Beta", "0.5")]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from casstore import Store
+from casstore import Store, fsck
 
 
 @pytest.mark.slow
@@ -24,4 +24,4 @@ def test_real_distributions_round_trip(disk_store: Store, real_files: list[Path]
     s = disk_store.stats()
     assert s.files == len(real_files)
     assert s.raw_bytes == sum(p.stat().st_size for p in real_files)
-    assert disk_store.fsck().ok
+    assert fsck(disk_store).ok

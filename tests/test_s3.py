@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from casstore import Digest, NotFound, Store
-from casstore._catalog import Catalog
-from casstore._digest import hash_bytes
-from casstore._s3 import MIN_PART_SIZE, InvalidS3Url, S3Error, S3Objects
+from casstore.catalog.sqlite import Catalog
+from casstore.digest import hash_bytes
+from casstore.objects.s3 import MIN_PART_SIZE, InvalidS3Url, S3Error, S3Objects
 
 from .conftest import fresh_s3_prefix, make_wheel
 
@@ -345,7 +345,7 @@ def test_store_reads_from_s3_are_verified(objects: S3Objects, tmp_path: Path) ->
     store = Store(objects, Catalog.open(tmp_path / "c.sqlite"))
     digest = store.put_blob(b"the real bytes", ref="x")
     objects.delete(digest)
-    from casstore import _compress
+    from casstore.format import compress as _compress
 
     assert _put(objects, _compress.compress(b"other bytes"), digest)
     with pytest.raises(ChecksumMismatch):

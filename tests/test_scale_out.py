@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from casstore import CasstoreError, StoreFormatError, open_store
-from casstore.cli import cli
+from casstore import CasstoreError, StoreFormatError, fsck, open_store
+from casstore.cli.main import cli
 
 from ._postgres import fresh_catalog_url
 from .conftest import fresh_s3_prefix, make_sdist, make_wheel
@@ -57,7 +57,7 @@ def test_s3_with_sqlite_catalog_round_trips_and_reopens(s3_url: str, tmp_path: P
         s.put(io.BytesIO(sdata), sn)
     with open_store(url, catalog=cat, create=False) as s:
         assert s.get(fn) == data and s.get(sn) == sdata
-        assert s.fsck().ok
+        assert fsck(s).ok
 
 
 def test_a_catalog_is_never_paired_with_another_stores_objects(s3_url: str, tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_eight_writers_share_one_s3_postgres_store(s3_url: str, postgres_url: st
         assert not any(store.catalog.is_referenced(d.split(":", 1)[1]) for d in removed)
         for fn, data in files.items():
             assert store.get(fn) == data
-        report = store.fsck()
+        report = fsck(store)
         assert report.ok, report.to_json()
     with psycopg.connect(catalog) as conn:  # no duplicate rows anywhere
         for table, key in (("files", "filename"), ("blobs", "digest"), ("refs", "owner, blob")):
@@ -148,11 +148,11 @@ def test_eight_writers_share_one_s3_postgres_store(s3_url: str, postgres_url: st
 def test_recipe_reads_on_s3_fetch_blobs_at_once_and_still_verify_each(s3_url: str, tmp_path: Path) -> None:
     """S3 reads fetch a recipe's member blobs concurrently (Store._prefetched); a blob replaced by
     other valid bytes is still caught, naming the file."""
+    import random
+
     import zstandard
 
     from casstore import ChecksumMismatch
-
-    import random
 
     r = random.Random(1)  # members big and distinct enough to be blobs of their own
     fn, data = make_wheel("pre", "1.0", files={

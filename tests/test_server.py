@@ -10,8 +10,8 @@ import zipfile
 import pytest
 
 from casstore import Store
-from casstore._pages import JSON_TYPE, choose_format
-from casstore._server import make_app, parse_range
+from casstore.index.pages import JSON_TYPE, choose_format
+from casstore.index.server import make_app, parse_range
 
 with warnings.catch_warnings():  # starlette 1.x asks for httpx2 for its test client; httpx works
     warnings.simplefilter("ignore")
@@ -177,7 +177,7 @@ class _LyingObjects:
         return getattr(self._inner, name)
 
     def open(self, key: object) -> object:
-        from casstore import _compress
+        from casstore.format import compress as _compress
 
         raw = _compress.decompressing_reader(self._inner.open(key)).read()  # type: ignore[attr-defined]
         if raw:  # every blob rots (a file may be stored as several blobs)
@@ -259,7 +259,7 @@ def test_hot_cache_serves_repeats_without_the_store(store: Store) -> None:
 
 
 def test_hot_cache_is_bounded() -> None:
-    from casstore._server import HotCache
+    from casstore.index.server import HotCache
 
     cache = HotCache(max_bytes=10, max_file=6)
     cache.put("a", b"12345")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from casstore import Store
-from casstore._server import make_app, running
+from casstore.index.server import make_app, running
 from tests.conftest import CACHE
 
 # A C-extension wheel and a pure one (plus an sdist, which the page lists and pip does not need).
@@ -22,7 +22,7 @@ INSTALLABLE = {
 
 
 def download_real(wanted: dict[str, tuple[str, ...]] = INSTALLABLE) -> list[Path]:
-    from casstore import _pypi
+    from casstore.index import pypi as _pypi
 
     paths = []
     for spec, prefixes in wanted.items():
@@ -112,7 +112,7 @@ def test_cli_serve_and_export_index(tmp_path: Path) -> None:
 
     import httpx
 
-    from casstore.cli import main
+    from casstore.cli.main import main
     from tests.test_server import make_wheel, wheel_name
 
     store_dir = tmp_path / "store"

@@ -16,8 +16,9 @@ from casstore import (
     InvalidFilename,
     NotFound,
     Store,
+    fsck,
 )
-from casstore._repair import RECORD_MAGIC
+from casstore.format.filerecord import RECORD_MAGIC
 
 from .conftest import make_sdist, make_wheel
 
@@ -123,7 +124,7 @@ def test_rm_then_gc_removes_every_unshared_blob(store: Store) -> None:
     report = store.gc(grace=-1)
     assert sorted(report.removed) == sorted(str(k) for k in held if k not in records)
     assert list(store.objects.keys()) == []
-    assert store.fsck().ok
+    assert fsck(store).ok
 
 
 def test_gc_keeps_blob_held_by_another_owner(store: Store) -> None:
@@ -172,7 +173,7 @@ def test_fsck_on_healthy_store_reports_every_object_checked(store: Store) -> Non
     for i in range(3):
         fn, data = make_wheel("p", f"1.{i}")
         store.put(io.BytesIO(data), fn)
-    r = store.fsck()
+    r = fsck(store)
     assert r.ok
     assert r.objects_checked == len(list(store.objects.keys())) >= 3
     assert r.unreferenced == []
@@ -203,14 +204,14 @@ def test_checksum_mismatch_names_file_expected_and_actual(disk_store: Store, tmp
         disk_store.export(fn, dest)
     assert not dest.exists()
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
-    report = disk_store.fsck()
+    report = fsck(disk_store)
     assert not report.ok
     assert fn in report.damaged_files
 
 
 def _corrupt_every_object(store: Store) -> None:
     """Re-write each object as a valid zstd frame of different bytes (a silent corruption)."""
-    from casstore import _compress
+    from casstore.format import compress as _compress
 
     for key in list(store.objects.keys()):
         p = store.objects.path(key)  # type: ignore[attr-defined]
@@ -240,7 +241,7 @@ def test_flipped_byte_in_blob_file_is_detected(disk_store: Store) -> None:
     with pytest.raises(CasstoreError) as e:
         disk_store.get(fn)
     assert fn in str(e.value) or p.name in str(e.value)
-    r = disk_store.fsck()
+    r = fsck(disk_store)
     assert [d for d, _ in r.corrupt] == [f"blake3:{p.name}"]
     assert r.damaged_files == [fn]
 
@@ -252,6 +253,6 @@ def test_missing_blob_is_reported_by_fsck_and_read(disk_store: Store) -> None:
     p.unlink()
     with pytest.raises(NotFound, match=fn):
         disk_store.get(fn)
-    r = disk_store.fsck()
+    r = fsck(disk_store)
     assert r.missing == [f"blake3:{p.name}"]
     assert r.damaged_files == [fn]

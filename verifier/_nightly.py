@@ -205,7 +205,7 @@ def sdists_from_requirements(store: Any, lines: Iterable[str], dest: Path,
                              say: Callable[[str], None] = lambda _m: None) -> list[Path]:
     """Requirement-style lines (``msgpack==1.1.0``, ``ujson>=5``; ``#`` comments): the newest matching sdist
     of each from PyPI, downloaded into `dest` (sha256-checked, cached) and put into the store."""
-    from casstore import _pypi  # the application layer may use casstore; casstore never imports us
+    from casstore.index import pypi as _pypi  # the application layer may use casstore; casstore never imports us
 
     out = []
     for line in lines:

@@ -7,7 +7,7 @@ import tomllib
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from casstore._untrusted import ARCHIVE_ERRORS, BoundedTarInfo, members
+from casstore.untrusted import ARCHIVE_ERRORS, BoundedTarInfo, members
 
 from ._errors import InvalidSdist
 

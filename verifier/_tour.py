@@ -29,7 +29,8 @@ def _newest_sdists(store: Any) -> list[Any]:
 
 
 def tour(store: Any, say: Callable[[str], None], cache: Path) -> None:
-    from casstore._server import make_app, running  # the application layer may use casstore's server
+    from casstore import WheelCache
+    from casstore.index import make_app, running  # the application layer may use casstore's server
 
     from ._nightly import make_report, run_nightly, write_report
     from ._plugin import zig_rebuilder
@@ -38,8 +39,9 @@ def tour(store: Any, say: Callable[[str], None], cache: Path) -> None:
     import httpx
 
     root = Path(store.root) if store.root else cache / "tour-store"
-    if store.rebuilder is None:
-        store.rebuilder = zig_rebuilder(root)
+    cache_ = store.reviver if isinstance(store.reviver, WheelCache) else WheelCache.attach(store)
+    if cache_.rebuilder is None:
+        cache_.rebuilder = zig_rebuilder(root)
     sdists = _newest_sdists(store)
     work = cache.absolute() / "tour"
     sdir = work / "sdists"
@@ -61,7 +63,7 @@ def tour(store: Any, say: Callable[[str], None], cache: Path) -> None:
     store.gc(grace=-1)
     before = store.stats().stored_bytes
     rebuilt = [f.filename for f in store.ls(kind="wheel") if f.origin == "rebuilt"]
-    report = store.evict(rebuilt)
+    report = cache_.evict(rebuilt)
     store.gc(grace=-1)
     after = store.stats().stored_bytes
     say(f"6. evicted {len(report.evicted)} reproducible wheels: stored {before:,} → {after:,} bytes "

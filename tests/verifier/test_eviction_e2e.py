@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from casstore import Store
-from casstore._reconstruct import ReconstructionFailed
-from casstore._server import make_app, running
+from casstore import ReconstructionFailed, Store, WheelCache, fsck, open_store
+from casstore.index import make_app, running
 from tests.test_server_clients import clean_env
 from tests.verifier.conftest import CACHE
 from verifier._canonical import build_all
@@ -48,12 +47,18 @@ class Counting:
         return self.inner.toolchain_problem(recipe)
 
 
+def cache_of(store: Store) -> WheelCache:
+    """The wheel cache open_store attached to the store as its reviver."""
+    assert isinstance(store.reviver, WheelCache)
+    return store.reviver
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path, zig_cache: Path,
           warm_variations: Any) -> tuple[Store, Counting, list[Any]]:
     tmp = tmp_path_factory.mktemp("e2e")
     rebuilder = Counting(zig_rebuilder(tmp / "store"))
-    store = Store.directory(tmp / "store", rebuilder=rebuilder)
+    store = open_store(tmp / "store", rebuilder=rebuilder)
     store.put(fetch_sdist("markupsafe", "2.1.5", CACHE))
     store.put(timestamp_sdist(tmp / "src"))
     rows = build_all(store, TARGETS, workdir=tmp / "work", wheelhouse=wheelhouse, zig_cache=zig_cache,
@@ -79,15 +84,15 @@ def test_evict_refuses_what_cannot_be_rebuilt_and_dry_run_changes_nothing(
         built: tuple[Store, Counting, list[Any]]) -> None:
     store, _, _ = built
     wheel = X86
-    assert store.evictable(wheel).evictable
+    assert cache_of(store).evictable(wheel).evictable
     for f in store.ls(kind="wheel"):
         if f.project != "markupsafe" and f.origin == "rebuilt":
-            e = store.evictable(f.filename)
+            e = cache_of(store).evictable(f.filename)
             assert not e.evictable and "graded" in e.reason
     setuptools = next(f.filename for f in store.ls(project="setuptools", kind="wheel"))
-    assert "no rebuild record" in store.evictable(setuptools).reason
+    assert "no rebuild record" in cache_of(store).evictable(setuptools).reason
     before = store.stats().stored_bytes
-    dry = store.evict(policy=None, dry_run=True)
+    dry = cache_of(store).evict(policy=None, dry_run=True)
     assert sorted(n for n, _ in dry.evicted) == [ARM, X86]
     assert dict(dry.refused).get(setuptools) == "no rebuild record"
     assert store.info(wheel).state == "present" and store.stats().stored_bytes == before
@@ -97,12 +102,12 @@ def test_evict_then_read_rebuilds_once_for_concurrent_readers(built: tuple[Store
     store, rebuilder, _ = built
     wheel = X86
     original = store.get(wheel)
-    report = store.evict([wheel])
+    report = cache_of(store).evict([wheel])
     assert report.evicted and report.evicted[0][0] == wheel and report.freed_bytes > 0
     store.gc(grace=-1)
     assert store.info(wheel).state == "evicted"
     assert store.stats().stored_bytes < report.stored_before
-    assert store.fsck().ok
+    assert fsck(store).ok
     calls = rebuilder.calls
     got: list[bytes] = []
     threads = [threading.Thread(target=lambda: got.append(store.get(wheel))) for _ in range(3)]
@@ -121,7 +126,7 @@ def test_pip_installs_the_evicted_wheels_of_both_targets_from_the_index(
 
     store, rebuilder, _ = built
     digests = {n: store.info(n).sha256 for n in (X86, ARM)}
-    report = store.evict([X86, ARM])
+    report = cache_of(store).evict([X86, ARM])
     assert sorted(n for n, _ in report.evicted) == [ARM, X86]
     store.gc(grace=-1)
     calls = rebuilder.calls
@@ -152,7 +157,7 @@ def test_failed_reconstruction_names_file_and_recipe_and_marks_unrecoverable(
         built: tuple[Store, Counting, list[Any]]) -> None:
     store, rebuilder, _ = built
     wheel = X86
-    store.evict([wheel])
+    cache_of(store).evict([wheel])
     store.gc(grace=-1)
 
     class Wrong:
@@ -162,15 +167,15 @@ def test_failed_reconstruction_names_file_and_recipe_and_marks_unrecoverable(
             p.write_bytes(b"PK\x03\x04 not the wheel")
             return p
 
-    store.rebuilder = Wrong()  # type: ignore[assignment]
+    cache_of(store).rebuilder = Wrong()  # type: ignore[assignment]
     try:
         with pytest.raises(ReconstructionFailed) as e:
             store.get(wheel)
         assert wheel in str(e.value) and "blake3:" in str(e.value) and "recipe" in str(e.value)
-        store.rebuilder = rebuilder  # type: ignore[assignment]
+        cache_of(store).rebuilder = rebuilder  # type: ignore[assignment]
         # it still comes back by hand, but policy never evicts it again
-        store.reconstruct(wheel)
+        cache_of(store).reconstruct(wheel)
         assert store.info(wheel).state == "present"
-        assert "unrecoverable" in store.evictable(wheel).reason
+        assert "unrecoverable" in cache_of(store).evictable(wheel).reason
     finally:
-        store.rebuilder = rebuilder  # type: ignore[assignment]
+        cache_of(store).rebuilder = rebuilder  # type: ignore[assignment]
