@@ -175,8 +175,8 @@ def check_names(data: bytes) -> None:
 
 
 def check_sdist(data: bytes) -> None:
-    from verifier._errors import InvalidSdist
     from verifier._sdist import extract_sdist
+    from verifier.errors import InvalidSdist
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -6,15 +6,6 @@ from ._api import BlobStore, rebuild, variations_for, verify
 from ._batch import verify_many
 from ._build import REBUILD, VARIATIONS, BuildResult, Variation, make_recipe
 from ._diff import compare_wheels, published_status, run_diffoscope
-from ._errors import (
-    BuildFailed,
-    InvalidPython,
-    InvalidSdist,
-    InvalidTarget,
-    PinMismatch,
-    ToolMissing,
-    VerifierError,
-)
 from ._grade import BuildOutcome, Grade, grade
 from ._nightly import (
     NightlyRun,
@@ -27,7 +18,6 @@ from ._nightly import (
 )
 from ._pythons import HOST_PYTHON, PYTHONS, PythonSource, get_python
 from ._rebuilder import ZigRebuilder, keep_build_deps, keep_records, wheelhouse_from_store
-from ._record import RECORD_SCHEMA, BuildRecord, Explanation, Recipe, VerificationRecord
 from ._render import from_json as report_from_json
 from ._render import to_html as report_to_html
 from ._render import to_json as report_to_json
@@ -35,8 +25,17 @@ from ._render import to_markdown as report_to_markdown
 from ._report import GRADES, REPORT_SCHEMA, Night, Report, build_report
 from ._sandbox import Bubblewrap, NoSandbox, Sandbox, Unshare, detect_sandbox
 from ._targets import DEFAULT_TARGET, TARGETS, Target, get_target
-from ._wheelhouse import Pin
 from ._zig import ZIG_VERSION
+from .errors import (
+    BuildFailed,
+    InvalidPython,
+    InvalidSdist,
+    InvalidTarget,
+    PinMismatch,
+    ToolMissing,
+    VerifierError,
+)
+from .record import RECORD_SCHEMA, BuildRecord, Explanation, Pin, Recipe, VerificationRecord
 
 __all__ = [
     "DEFAULT_TARGET",

@@ -13,12 +13,12 @@ from typing import Any, Protocol
 
 from ._build import REBUILD, VARIATIONS, BuildResult, Variation, build_once, make_recipe
 from ._diff import compare_wheels, published_status, run_diffoscope
-from ._errors import InvalidSdist, ToolMissing, VerifierError
 from ._grade import BuildOutcome, Grade, grade
-from ._record import Explanation, Recipe, VerificationRecord
 from ._run import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT
 from ._sandbox import Sandbox, detect_sandbox, hiding
 from ._targets import DEFAULT_TARGET, get_target
+from .errors import InvalidSdist, ToolMissing, VerifierError
+from .record import Explanation, Recipe, VerificationRecord
 
 __all__ = ["BlobStore", "rebuild", "variations_for", "verify"]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ._api import verify
-from ._record import VerificationRecord
 from ._targets import DEFAULT_TARGET
+from .record import VerificationRecord
 
 __all__ = ["verify_many"]
 

@@ -17,10 +17,8 @@ from pathlib import Path
 from ._cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
 from ._digest import file_digests
 from ._elf import fix_musl_needed
-from ._errors import VerifierError
 from ._muslpython import MUSL_PYTHON_VERSION, MuslPython, ensure_musl_python
 from ._pythons import HOST_PYTHON, PythonSource, get_python, python_of_tag
-from ._record import BuildRecord, Recipe
 from ._run import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT, RunResult, run
 from ._sandbox import Sandbox, detect_sandbox
 from ._sdist import build_requires, extract_sdist, sdist_epoch
@@ -36,8 +34,10 @@ from ._smoke import (
 from ._sysroot import Sysroot, ensure_sysroot, find_qemu
 from ._targets import TARGETS, Target, get_target, is_native
 from ._wheel import extension_modules, parse_wheel_name, retag
-from ._wheelhouse import Pin, default_wheelhouse, fetch, install, lock
+from ._wheelhouse import default_wheelhouse, fetch, install, lock
 from ._zig import Zig, find_zig
+from .errors import VerifierError
+from .record import BuildRecord, Pin, Recipe
 
 __all__ = ["VARIATIONS", "BuildResult", "Variation", "build_once", "make_recipe", "python_tag"]
 

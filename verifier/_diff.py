@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import ToolMissing
-from ._record import Explanation
 from ._run import run
+from .errors import ToolMissing
+from .record import Explanation
 
 __all__ = ["Member", "classify_content", "compare_wheels", "published_status", "read_members", "run_diffoscope"]
 

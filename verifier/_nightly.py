@@ -28,10 +28,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from ._api import verify
 from ._build import python_tag
 from ._digest import file_digests
-from ._errors import VerifierError
 from ._report import Night, Report, build_report
 from ._targets import get_target
 from ._zig import ZIG_VERSION
+from .errors import VerifierError
 
 __all__ = [
     "RUN_SCHEMA",
@@ -113,7 +113,7 @@ def is_current(record: Mapping[str, Any], sdist_blake3: str, target: str, env: M
 
 def _error_record(job: Job, sdist_blake3: str, exc: BaseException, started: str) -> dict[str, Any]:
     """An inconclusive record for a job that raised: the night shows it; the store does not keep it."""
-    from ._record import RECORD_SCHEMA
+    from .record import RECORD_SCHEMA
 
     return {
         "schema": RECORD_SCHEMA, "nightly_error": True,
@@ -268,7 +268,7 @@ def _keep_wheel(store: Any, record: Mapping[str, Any], workdir: Path, wheelhouse
 
     from ._canonical import keep_rebuilt_wheel
     from ._rebuilder import keep_build_deps
-    from ._record import Recipe
+    from .record import Recipe
 
     name = next((b.get("wheel_filename") for b in record.get("builds") or [] if b.get("wheel_filename")), None)
     found = next(iter(sorted(workdir.rglob(name))), None) if name else None

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._errors import InvalidTarget
 from ._rebuilder import ZigRebuilder
 from ._targets import get_target
 from ._zig import ZIG_VERSION
+from .errors import InvalidTarget
 
 __all__ = ["StoreRebuilder", "zig_rebuilder"]
 

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from ._elf import interpreter
-from ._errors import ToolMissing, VerifierError
 from ._pythons import HOST_PYTHON, PythonSource, get_python
 from ._run import run
 from ._targets import Target
+from .errors import ToolMissing, VerifierError
 
 __all__ = ["DEBIAN_MIRROR", "Sysroot", "ensure_sysroot", "find_qemu"]
 

@@ -29,13 +29,13 @@ def _newest_sdists(store: Any) -> list[Any]:
 
 
 def tour(store: Any, say: Callable[[str], None], cache: Path) -> None:
+    import httpx
+
     from casstore._server import make_app, running  # the application layer may use casstore's server
 
     from ._nightly import make_report, run_nightly, write_report
     from ._plugin import zig_rebuilder
     from ._wheelhouse import default_wheelhouse
-
-    import httpx
 
     root = Path(store.root) if store.root else cache / "tour-store"
     if store.rebuilder is None:

@@ -6,34 +6,18 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from ._digest import file_digests
-from ._errors import PinMismatch, VerifierError
 from ._run import run
+from .errors import PinMismatch, VerifierError
+from .record import Pin
 
-__all__ = ["FRONTEND", "Pin", "default_wheelhouse", "fetch", "install", "lock"]
+__all__ = ["FRONTEND", "default_wheelhouse", "fetch", "install", "lock"]
 
 # The PEP 517 frontend is installed into every build venv next to the backend's requirements.
 FRONTEND = ["build"]
-
-
-@dataclass(frozen=True)
-class Pin:
-    name: str
-    version: str
-    filename: str
-    sha256: str
-    blake3: str
-
-    def to_json(self) -> dict[str, str]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict[str, str]) -> Pin:
-        return cls(d["name"], d["version"], d["filename"], d["sha256"], d["blake3"])
 
 
 def default_wheelhouse() -> Path:

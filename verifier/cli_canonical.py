@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ._canonical import build_all as _build_all
-from ._errors import VerifierError
 from ._targets import DEFAULT_TARGET, TARGETS
+from .errors import VerifierError
 
 __all__ = ["build_all"]
 

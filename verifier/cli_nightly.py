@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from ._errors import VerifierError
 from ._nightly import (
     make_executor,
     make_report,
@@ -23,6 +22,7 @@ from ._render import human_bytes
 from ._report import GRADES
 from ._sandbox import detect_sandbox
 from ._targets import DEFAULT_TARGET, TARGETS
+from .errors import VerifierError
 
 __all__ = ["nightly", "report"]
 

@@ -9,15 +9,33 @@ from typing import Any
 
 import blake3
 
-from ._wheelhouse import Pin
+from .errors import VerifierError
 
-__all__ = ["RECORD_SCHEMA", "BuildRecord", "Explanation", "Recipe", "VerificationRecord"]
+__all__ = ["RECORD_SCHEMA", "BuildRecord", "Explanation", "Pin", "Recipe", "VerificationRecord"]
 
 RECORD_SCHEMA = "casstore.verification/1"
 
 
 def _canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A build dependency, pinned by filename and digests."""
+
+    name: str
+    version: str
+    filename: str
+    sha256: str
+    blake3: str
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, str]) -> Pin:
+        return cls(d["name"], d["version"], d["filename"], d["sha256"], d["blake3"])
 
 
 @dataclass(frozen=True)
@@ -137,8 +155,6 @@ class VerificationRecord:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> VerificationRecord:
         if d.get("schema") != RECORD_SCHEMA:
-            from ._errors import VerifierError
-
             raise VerifierError(f"not a verification record: schema {d.get('schema')!r}")
         exp = d.get("explanation")
         return cls(
