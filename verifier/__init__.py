@@ -23,7 +23,6 @@ from ._render import to_html as report_to_html
 from ._render import to_json as report_to_json
 from ._render import to_markdown as report_to_markdown
 from ._report import GRADES, REPORT_SCHEMA, Night, Report, build_report
-from ._sandbox import Bubblewrap, NoSandbox, Sandbox, Unshare, detect_sandbox
 from ._targets import DEFAULT_TARGET, TARGETS, Target, get_target
 from ._zig import ZIG_VERSION
 from .errors import (
@@ -35,6 +34,8 @@ from .errors import (
     ToolMissing,
     VerifierError,
 )
+from .exec.detect import detect_sandbox
+from .exec.sandbox import Bubblewrap, NoSandbox, Sandbox, Unshare
 from .record import RECORD_SCHEMA, BuildRecord, Explanation, Pin, Recipe, VerificationRecord
 
 __all__ = [

@@ -19,8 +19,6 @@ from ._digest import file_digests
 from ._elf import fix_musl_needed
 from ._muslpython import MUSL_PYTHON_VERSION, MuslPython, ensure_musl_python
 from ._pythons import HOST_PYTHON, PythonSource, get_python, python_of_tag
-from ._run import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT, RunResult, run
-from ._sandbox import Sandbox, detect_sandbox
 from ._sdist import build_requires, extract_sdist, sdist_epoch
 from ._smoke import (
     SKIPPED,
@@ -37,6 +35,9 @@ from ._wheel import extension_modules, parse_wheel_name, retag
 from ._wheelhouse import default_wheelhouse, fetch, install, lock
 from ._zig import Zig, find_zig
 from .errors import VerifierError
+from .exec.detect import detect_sandbox
+from .exec.run import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT, RunResult, run
+from .exec.sandbox import Sandbox
 from .record import BuildRecord, Pin, Recipe
 
 __all__ = ["VARIATIONS", "BuildResult", "Variation", "build_once", "make_recipe", "python_tag"]

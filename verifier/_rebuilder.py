@@ -9,8 +9,9 @@ from typing import Any
 
 from ._api import BlobStore, _hidden, _resolve_sdist
 from ._build import REBUILD, build_once
-from ._sandbox import Sandbox, detect_sandbox, hiding
 from .errors import BuildFailed, VerifierError
+from .exec.detect import detect_sandbox
+from .exec.sandbox import Sandbox, hiding
 from .record import Recipe, VerificationRecord
 
 __all__ = ["ZigRebuilder", "keep_build_deps", "keep_records", "wheelhouse_from_store"]

@@ -25,9 +25,9 @@ from typing import Any
 
 from ._elf import interpreter
 from ._pythons import HOST_PYTHON, PythonSource, get_python
-from ._run import run
 from ._targets import Target
 from .errors import ToolMissing, VerifierError
+from .exec.run import run
 
 __all__ = ["DEBIAN_MIRROR", "Sysroot", "ensure_sysroot", "find_qemu"]
 

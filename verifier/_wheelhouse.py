@@ -10,8 +10,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from ._digest import file_digests
-from ._run import run
 from .errors import PinMismatch, VerifierError
+from .exec.run import run
 from .record import Pin
 
 __all__ = ["FRONTEND", "default_wheelhouse", "fetch", "install", "lock"]

@@ -12,9 +12,9 @@ import pytest
 from verifier import verify
 from verifier._elf import interpreter, needed
 from verifier._muslpython import MuslPython, ensure_musl_python, musl_python_key
-from verifier._run import run
 from verifier._smoke import sysroot_smoke_test
 from verifier._zig import find_zig
+from verifier.exec.run import run
 
 from .conftest import CACHE
 from .pypi import fetch_published_wheel, fetch_sdist

@@ -459,7 +459,7 @@ def test_no_process_of_a_command_survives_it_even_unsandboxed(runs_for: int, tmp
     """A daemon (double fork, setsid) of the command is killed when the command exits or times out."""
     import sys
 
-    from verifier._run import run
+    from verifier.exec.run import run
 
     arg = _sleep_arg()
     r = run([sys.executable, "-c", DAEMON, arg, str(runs_for)], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
@@ -498,7 +498,7 @@ def test_cli_timeout_is_applied_and_recorded(area: Area, tmp_path: Path, wheelho
 
 def test_the_home_is_never_put_back_into_the_sandbox() -> None:
     """The working directory below a private directory is made visible again, unless it is the home itself."""
-    from verifier._sandbox import _needed_inside
+    from verifier.exec.sandbox import _needed_inside
 
     cwd = Path.cwd().resolve()
     assert cwd in _needed_inside([cwd.parent], home=Path("/nonexistent-home"))

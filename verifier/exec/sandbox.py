@@ -1,16 +1,16 @@
 """How a command is confined: bubblewrap when the machine allows it, else `unshare --net`, else nothing;
-the record names which, and why the better ones were not used (docs/verifier.md, "Sandbox")."""
+the record names which, and why the better ones were not used (docs/verifier.md, "Sandbox").
+Which one works here is `detect.detect_sandbox`'s question."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["Bubblewrap", "NoSandbox", "Sandbox", "detect_sandbox", "hiding"]
+__all__ = ["Bubblewrap", "NoSandbox", "Sandbox", "Unshare", "hiding"]
 
 
 class Sandbox:
@@ -118,27 +118,3 @@ class Unshare(Sandbox):
 
     def wrap(self, argv: Sequence[str], *, writable: Sequence[Path], cwd: Path, hidden: Sequence[Path] = ()) -> list[str]:
         return [self.unshare, "--net", "--", *argv]
-
-
-def detect_sandbox(prefer: bool = True, *, path: str | None = None) -> Sandbox:
-    """Bubblewrap if installed (on `path`, default $PATH) and working here (it needs user namespaces), else
-    `unshare --net` if that works, else NoSandbox. The fallbacks carry the reason into their name, so the
-    record says which sandbox ran and why not a better one."""
-    if not prefer:
-        return NoSandbox("no sandbox asked for")
-    from ._run import run  # the one place subprocesses run (it imports this module)
-
-    env = {"PATH": "/usr/bin:/bin"}
-    exe = shutil.which("bwrap", path=path)
-    why = "bubblewrap unavailable: no bwrap on PATH"
-    if exe is not None:
-        r = run(["true"], cwd=Path("/"), env=env, sandbox=Bubblewrap(exe, "?"), timeout=20)
-        if r.ok:
-            out = run([exe, "--version"], cwd=Path("/"), env=env, timeout=20).output.split()
-            return Bubblewrap(exe, out[-1] if out else "?")
-        last = r.output.strip().splitlines()[-1:] or [f"exit code {r.returncode}"]
-        why = f"bubblewrap unavailable: {exe} does not run here: {last[0]}"
-    un = shutil.which("unshare", path=path)
-    if un is not None and run(["true"], cwd=Path("/"), env=env, sandbox=Unshare(un), timeout=20).ok:
-        return Unshare(un, why)
-    return NoSandbox(why + ("; no unshare on PATH" if un is None else "; unshare --net not permitted here"))

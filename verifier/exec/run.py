@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._limits import DEFAULT_PROCESSES, ProcessLimit, process_limit
-from ._sandbox import NoSandbox, Sandbox
+from .limits import DEFAULT_PROCESSES, ProcessLimit, process_limit
+from .sandbox import NoSandbox, Sandbox
 
 __all__ = ["DEFAULT_MEMORY", "DEFAULT_PROCESSES", "DEFAULT_TIMEOUT", "RunResult", "describe_limits", "run"]
 
