@@ -38,7 +38,7 @@ from verifier import TARGETS, VARIATIONS, detect_sandbox, get_python, get_target
 from verifier._build import _smoke, _sysroot_for, build_once
 from verifier.exec.run import run
 from verifier._sdist import extract_sdist
-from verifier._sysroot import ensure_sysroot, find_qemu
+from verifier.toolchain.sysroot import ensure_sysroot, find_qemu
 
 CACHE = REPO / ".cache"
 

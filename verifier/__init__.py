@@ -16,15 +16,12 @@ from ._nightly import (
     run_nightly,
     write_report,
 )
-from ._pythons import HOST_PYTHON, PYTHONS, PythonSource, get_python
 from ._rebuilder import ZigRebuilder, keep_build_deps, keep_records, wheelhouse_from_store
 from ._render import from_json as report_from_json
 from ._render import to_html as report_to_html
 from ._render import to_json as report_to_json
 from ._render import to_markdown as report_to_markdown
 from ._report import GRADES, REPORT_SCHEMA, Night, Report, build_report
-from ._targets import DEFAULT_TARGET, TARGETS, Target, get_target
-from ._zig import ZIG_VERSION
 from .errors import (
     BuildFailed,
     InvalidPython,
@@ -37,6 +34,9 @@ from .errors import (
 from .exec.detect import detect_sandbox
 from .exec.sandbox import Bubblewrap, NoSandbox, Sandbox, Unshare
 from .record import RECORD_SCHEMA, BuildRecord, Explanation, Pin, Recipe, VerificationRecord
+from .toolchain.pythons import HOST_PYTHON, PYTHONS, PythonSource, get_python
+from .toolchain.targets import DEFAULT_TARGET, TARGETS, Target, get_target
+from .toolchain.zig import ZIG_VERSION
 
 __all__ = [
     "DEFAULT_TARGET",

@@ -14,12 +14,12 @@ from typing import Any, Protocol
 from ._build import REBUILD, VARIATIONS, BuildResult, Variation, build_once, make_recipe
 from ._diff import compare_wheels, published_status, run_diffoscope
 from ._grade import BuildOutcome, Grade, grade
-from ._targets import DEFAULT_TARGET, get_target
 from .errors import InvalidSdist, ToolMissing, VerifierError
 from .exec.detect import detect_sandbox
 from .exec.run import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT
 from .exec.sandbox import Sandbox, hiding
 from .record import Explanation, Recipe, VerificationRecord
+from .toolchain.targets import DEFAULT_TARGET, get_target
 
 __all__ = ["BlobStore", "rebuild", "variations_for", "verify"]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ._api import verify
-from ._targets import DEFAULT_TARGET
 from .record import VerificationRecord
+from .toolchain.targets import DEFAULT_TARGET
 
 __all__ = ["verify_many"]
 

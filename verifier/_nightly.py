@@ -29,9 +29,9 @@ from ._api import verify
 from ._build import python_tag
 from ._digest import file_digests
 from ._report import Night, Report, build_report
-from ._targets import get_target
-from ._zig import ZIG_VERSION
 from .errors import VerifierError
+from .toolchain.targets import get_target
+from .toolchain.zig import ZIG_VERSION
 
 __all__ = [
     "RUN_SCHEMA",

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ._rebuilder import ZigRebuilder
-from ._targets import get_target
-from ._zig import ZIG_VERSION
 from .errors import InvalidTarget
+from .toolchain.targets import get_target
+from .toolchain.zig import ZIG_VERSION
 
 __all__ = ["StoreRebuilder", "zig_rebuilder"]
 

@@ -17,15 +17,15 @@ import click
 from ._api import rebuild as _rebuild
 from ._api import verify as _verify
 from ._build import REBUILD
-from ._pythons import HOST_PYTHON, PYTHONS
 from ._rebuilder import keep_records
-from ._targets import DEFAULT_TARGET, TARGETS
 from .errors import VerifierError
 from .exec.detect import detect_sandbox
 from .exec.limits import DEFAULT_PROCESSES
 from .exec.run import DEFAULT_TIMEOUT
 from .exec.sandbox import Bubblewrap, Sandbox
 from .record import VerificationRecord
+from .toolchain.pythons import HOST_PYTHON, PYTHONS
+from .toolchain.targets import DEFAULT_TARGET, TARGETS
 
 __all__ = ["rebuild", "summary_rows", "verify"]
 

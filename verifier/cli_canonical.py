@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ._canonical import build_all as _build_all
-from ._targets import DEFAULT_TARGET, TARGETS
 from .errors import VerifierError
+from .toolchain.targets import DEFAULT_TARGET, TARGETS
 
 __all__ = ["build_all"]
 

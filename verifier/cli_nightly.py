@@ -20,9 +20,9 @@ from ._nightly import (
 )
 from ._render import human_bytes
 from ._report import GRADES
-from ._targets import DEFAULT_TARGET, TARGETS
 from .errors import VerifierError
 from .exec.detect import detect_sandbox
+from .toolchain.targets import DEFAULT_TARGET, TARGETS
 
 __all__ = ["nightly", "report"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from verifier import verify
-from verifier._elf import needed
+from verifier.toolchain.elf import needed
 
 from . import sdists
 from .conftest import CACHE

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from verifier import verify
-from verifier._elf import interpreter, needed
-from verifier._muslpython import MuslPython, ensure_musl_python, musl_python_key
 from verifier._smoke import sysroot_smoke_test
-from verifier._zig import find_zig
 from verifier.exec.run import run
+from verifier.toolchain.elf import interpreter, needed
+from verifier.toolchain.muslpython import MuslPython, ensure_musl_python, musl_python_key
+from verifier.toolchain.zig import find_zig
 
 from .conftest import CACHE
 from .pypi import fetch_published_wheel, fetch_sdist

@@ -14,8 +14,8 @@ import pytest
 from verifier import PYTHONS, TARGETS, InvalidPython, Recipe, VerifierError, get_python, verify
 from verifier._build import _build_python
 from verifier._smoke import smoke_test, sysroot_smoke_test
-from verifier._sysroot import ensure_sysroot
 from verifier.exec.run import run
+from verifier.toolchain.sysroot import ensure_sysroot
 
 from .conftest import CACHE
 from .pypi import fetch_sdist

@@ -14,8 +14,8 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 
-from .errors import ToolMissing, VerifierError
-from .exec.run import run
+from ..errors import ToolMissing, VerifierError
+from ..exec.run import run
 
 __all__ = ["fix_musl_needed", "interpreter", "needed"]
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._elf import interpreter
-from ._pythons import HOST_PYTHON, PythonSource, get_python
-from ._targets import Target
-from .errors import ToolMissing, VerifierError
-from .exec.run import run
+from ..errors import ToolMissing, VerifierError
+from ..exec.run import run
+from .elf import interpreter
+from .pythons import HOST_PYTHON, PythonSource, get_python
+from .targets import Target
 
 __all__ = ["DEBIAN_MIRROR", "Sysroot", "ensure_sysroot", "find_qemu"]
 

@@ -37,11 +37,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._sysroot import DEBIAN_MIRROR, find_qemu
-from ._targets import Target, get_target
-from ._zig import Zig, find_zig
-from .errors import ToolMissing, VerifierError
-from .exec.run import run
+from ..errors import ToolMissing, VerifierError
+from ..exec.run import run
+from .sysroot import DEBIAN_MIRROR, find_qemu
+from .targets import Target, get_target
+from .zig import Zig, find_zig
 
 __all__ = ["MUSL_PYTHON_SOURCE", "MUSL_PYTHON_VERSION", "MuslPython", "ensure_musl_python", "musl_python_key"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from .errors import InvalidPython
+from ..errors import InvalidPython
 
 __all__ = ["HOST_PYTHON", "PYTHONS", "PythonSource", "get_python", "python_of_tag"]
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._targets import Target
+from .targets import Target
 
 __all__ = ["cross_env", "cross_sysconfig", "write_sysconfigdata"]
 

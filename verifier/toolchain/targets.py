@@ -6,7 +6,7 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass
 
-from .errors import InvalidTarget
+from ..errors import InvalidTarget
 
 __all__ = ["DEFAULT_TARGET", "TARGETS", "Target", "get_target", "is_native"]
 

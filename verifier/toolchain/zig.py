@@ -7,8 +7,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._targets import Target
-from .errors import VerifierError
+from ..errors import VerifierError
+from .targets import Target
 
 __all__ = ["ZIG_VERSION", "Zig", "find_zig"]
 
