@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.verifier.pypi import fetch_sdist
 from verifier import VARIATIONS, detect_sandbox, make_recipe, verify
-from verifier._build import build_once
+from verifier.build.build import build_once
 from verifier.exec.run import run
 
 PACKAGES = [

@@ -4,7 +4,6 @@ Public API; everything else is private. casstore never imports this package."""
 
 from ._api import BlobStore, rebuild, variations_for, verify
 from ._batch import verify_many
-from ._build import REBUILD, VARIATIONS, BuildResult, Variation, make_recipe
 from ._diff import compare_wheels, published_status, run_diffoscope
 from ._grade import BuildOutcome, Grade, grade
 from ._nightly import (
@@ -22,6 +21,7 @@ from ._render import to_html as report_to_html
 from ._render import to_json as report_to_json
 from ._render import to_markdown as report_to_markdown
 from ._report import GRADES, REPORT_SCHEMA, Night, Report, build_report
+from .build.build import REBUILD, VARIATIONS, BuildResult, Variation, make_recipe
 from .errors import (
     BuildFailed,
     InvalidPython,

@@ -10,7 +10,7 @@ from typing import Any
 
 from ._api import verify
 from ._rebuilder import keep_build_deps, keep_records
-from ._wheelhouse import default_wheelhouse
+from .build.wheelhouse import default_wheelhouse
 from .toolchain.targets import DEFAULT_TARGET
 
 __all__ = ["CanonicalBuild", "build_all"]

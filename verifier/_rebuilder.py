@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ._api import BlobStore, _hidden, _resolve_sdist
-from ._build import REBUILD, build_once
+from .build.build import REBUILD, build_once
 from .errors import BuildFailed, VerifierError
 from .exec.detect import detect_sandbox
 from .exec.sandbox import Sandbox, hiding

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ._build import VARIATIONS
+from .build.build import VARIATIONS
 
 __all__ = ["TOUR_TARGETS", "tour"]
 
@@ -35,7 +35,7 @@ def tour(store: Any, say: Callable[[str], None], cache: Path) -> None:
 
     from ._nightly import make_report, run_nightly, write_report
     from ._plugin import zig_rebuilder
-    from ._wheelhouse import default_wheelhouse
+    from .build.wheelhouse import default_wheelhouse
 
     root = Path(store.root) if store.root else cache / "tour-store"
     if store.rebuilder is None:

@@ -16,8 +16,8 @@ import click
 
 from ._api import rebuild as _rebuild
 from ._api import verify as _verify
-from ._build import REBUILD
 from ._rebuilder import keep_records
+from .build.build import REBUILD
 from .errors import VerifierError
 from .exec.detect import detect_sandbox
 from .exec.limits import DEFAULT_PROCESSES

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from verifier import verify
-from verifier._smoke import sysroot_smoke_test
+from verifier.build.smoke import sysroot_smoke_test
 from verifier.exec.run import run
 from verifier.toolchain.elf import interpreter, needed
 from verifier.toolchain.muslpython import MuslPython, ensure_musl_python, musl_python_key

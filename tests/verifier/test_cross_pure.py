@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from verifier import TARGETS, get_target
-from verifier._smoke import smoke_passed
+from verifier.build.smoke import smoke_passed
 from verifier.toolchain.cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
 from verifier.toolchain.elf import needed
 from verifier.toolchain.sysroot import read_sysconfigdata

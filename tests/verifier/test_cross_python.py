@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from verifier import PYTHONS, TARGETS, InvalidPython, Recipe, VerifierError, get_python, verify
-from verifier._build import _build_python
-from verifier._smoke import smoke_test, sysroot_smoke_test
+from verifier.build.build import _build_python
+from verifier.build.smoke import smoke_test, sysroot_smoke_test
 from verifier.exec.run import run
 from verifier.toolchain.sysroot import ensure_sysroot
 

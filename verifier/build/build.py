@@ -14,9 +14,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._digest import file_digests
-from ._sdist import build_requires, extract_sdist, sdist_epoch
-from ._smoke import (
+from .._digest import file_digests
+from ..errors import VerifierError
+from ..exec.detect import detect_sandbox
+from ..exec.run import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT, RunResult, run
+from ..exec.sandbox import Sandbox
+from ..record import BuildRecord, Pin, Recipe
+from ..toolchain.cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
+from ..toolchain.elf import fix_musl_needed
+from ..toolchain.muslpython import MUSL_PYTHON_VERSION, MuslPython, ensure_musl_python
+from ..toolchain.pythons import HOST_PYTHON, PythonSource, get_python, python_of_tag
+from ..toolchain.sysroot import Sysroot, ensure_sysroot, find_qemu
+from ..toolchain.targets import TARGETS, Target, get_target, is_native
+from ..toolchain.zig import Zig, find_zig
+from .sdist import build_requires, extract_sdist, sdist_epoch
+from .smoke import (
     SKIPPED,
     auditwheel_policy,
     policy_satisfies,
@@ -25,20 +37,8 @@ from ._smoke import (
     smoke_test,
     sysroot_smoke_test,
 )
-from ._wheel import extension_modules, parse_wheel_name, retag
-from ._wheelhouse import default_wheelhouse, fetch, install, lock
-from .errors import VerifierError
-from .exec.detect import detect_sandbox
-from .exec.run import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT, RunResult, run
-from .exec.sandbox import Sandbox
-from .record import BuildRecord, Pin, Recipe
-from .toolchain.cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
-from .toolchain.elf import fix_musl_needed
-from .toolchain.muslpython import MUSL_PYTHON_VERSION, MuslPython, ensure_musl_python
-from .toolchain.pythons import HOST_PYTHON, PythonSource, get_python, python_of_tag
-from .toolchain.sysroot import Sysroot, ensure_sysroot, find_qemu
-from .toolchain.targets import TARGETS, Target, get_target, is_native
-from .toolchain.zig import Zig, find_zig
+from .wheel import extension_modules, parse_wheel_name, retag
+from .wheelhouse import default_wheelhouse, fetch, install, lock
 
 __all__ = ["VARIATIONS", "BuildResult", "Variation", "build_once", "make_recipe", "python_tag"]
 

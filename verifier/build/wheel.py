@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import VerifierError
+from ..errors import VerifierError
 
 __all__ = ["WheelName", "extension_modules", "parse_wheel_name", "retag"]
 

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from ._digest import file_digests
-from .errors import PinMismatch, VerifierError
-from .exec.run import run
-from .record import Pin
+from .._digest import file_digests
+from ..errors import PinMismatch, VerifierError
+from ..exec.run import run
+from ..record import Pin
 
 __all__ = ["FRONTEND", "default_wheelhouse", "fetch", "install", "lock"]
 

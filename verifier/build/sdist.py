@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 from casstore._untrusted import ARCHIVE_ERRORS, BoundedTarInfo, members
 
-from .errors import InvalidSdist
+from ..errors import InvalidSdist
 
 __all__ = ["DEFAULT_REQUIRES", "build_requires", "extract_sdist", "sdist_epoch"]
 
