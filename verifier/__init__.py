@@ -2,10 +2,6 @@
 
 Public API; everything else is private. casstore never imports this package."""
 
-from ._api import BlobStore, rebuild, variations_for, verify
-from ._batch import verify_many
-from ._diff import compare_wheels, published_status, run_diffoscope
-from ._grade import BuildOutcome, Grade, grade
 from ._nightly import (
     NightlyRun,
     is_current,
@@ -33,6 +29,10 @@ from .errors import (
 )
 from .exec.detect import detect_sandbox
 from .exec.sandbox import Bubblewrap, NoSandbox, Sandbox, Unshare
+from .grading.batch import verify_many
+from .grading.diff import compare_wheels, published_status, run_diffoscope
+from .grading.grades import BuildOutcome, Grade, grade
+from .grading.verification import BlobStore, rebuild, variations_for, verify
 from .record import RECORD_SCHEMA, BuildRecord, Explanation, Pin, Recipe, VerificationRecord
 from .toolchain.pythons import HOST_PYTHON, PYTHONS, PythonSource, get_python
 from .toolchain.targets import DEFAULT_TARGET, TARGETS, Target, get_target

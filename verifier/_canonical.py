@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._api import verify
 from ._rebuilder import keep_build_deps, keep_records
 from .build.wheelhouse import default_wheelhouse
+from .grading.verification import verify
 from .toolchain.targets import DEFAULT_TARGET
 
 __all__ = ["CanonicalBuild", "build_all"]

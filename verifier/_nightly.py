@@ -25,11 +25,11 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ._api import verify
 from ._digest import file_digests
 from ._report import Night, Report, build_report
 from .build.build import python_tag
 from .errors import VerifierError
+from .grading.verification import verify
 from .toolchain.targets import get_target
 from .toolchain.zig import ZIG_VERSION
 

@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ._api import BlobStore, _hidden, _resolve_sdist
 from .build.build import REBUILD, build_once
 from .errors import BuildFailed, VerifierError
 from .exec.detect import detect_sandbox
 from .exec.sandbox import Sandbox, hiding
+from .grading.verification import BlobStore, _hidden, _resolve_sdist
 from .record import Recipe, VerificationRecord
 
 __all__ = ["ZigRebuilder", "keep_build_deps", "keep_records", "wheelhouse_from_store"]

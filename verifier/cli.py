@@ -14,8 +14,6 @@ from typing import Any
 
 import click
 
-from ._api import rebuild as _rebuild
-from ._api import verify as _verify
 from ._rebuilder import keep_records
 from .build.build import REBUILD
 from .errors import VerifierError
@@ -23,6 +21,8 @@ from .exec.detect import detect_sandbox
 from .exec.limits import DEFAULT_PROCESSES
 from .exec.run import DEFAULT_TIMEOUT
 from .exec.sandbox import Bubblewrap, Sandbox
+from .grading.verification import rebuild as _rebuild
+from .grading.verification import verify as _verify
 from .record import VerificationRecord
 from .toolchain.pythons import HOST_PYTHON, PYTHONS
 from .toolchain.targets import DEFAULT_TARGET, TARGETS

@@ -25,8 +25,8 @@ import pytest
 
 from casstore import Store, open_store
 from verifier import Bubblewrap, NoSandbox, Sandbox, VerificationRecord, detect_sandbox, rebuild, verify
-from verifier._grade import BuildOutcome, grade
 from verifier.build.build import BuildResult
+from verifier.grading.grades import BuildOutcome, grade
 
 from .sdists import hostile_sdist
 

@@ -11,15 +11,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ._diff import compare_wheels, published_status, run_diffoscope
-from ._grade import BuildOutcome, Grade, grade
-from .build.build import REBUILD, VARIATIONS, BuildResult, Variation, build_once, make_recipe
-from .errors import InvalidSdist, ToolMissing, VerifierError
-from .exec.detect import detect_sandbox
-from .exec.run import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT
-from .exec.sandbox import Sandbox, hiding
-from .record import Explanation, Recipe, VerificationRecord
-from .toolchain.targets import DEFAULT_TARGET, get_target
+from ..build.build import REBUILD, VARIATIONS, BuildResult, Variation, build_once, make_recipe
+from ..errors import InvalidSdist, ToolMissing, VerifierError
+from ..exec.detect import detect_sandbox
+from ..exec.run import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT
+from ..exec.sandbox import Sandbox, hiding
+from ..record import Explanation, Recipe, VerificationRecord
+from ..toolchain.targets import DEFAULT_TARGET, get_target
+from .diff import compare_wheels, published_status, run_diffoscope
+from .grades import BuildOutcome, Grade, grade
 
 __all__ = ["BlobStore", "rebuild", "variations_for", "verify"]
 
@@ -62,7 +62,7 @@ _LEGACY_TAGS = {"manylinux_2_5": "manylinux1", "manylinux_2_12": "manylinux2010"
 
 def _published_in_store(store: BlobStore, rebuilt: Path, workdir: Path) -> Path | None:
     """The wheel the index published with the rebuilt wheel's tags, if the store holds one (exported)."""
-    from .build.wheel import parse_wheel_name
+    from ..build.wheel import parse_wheel_name
 
     want = parse_wheel_name(rebuilt.name)
     plat = want.platform

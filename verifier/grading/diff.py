@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ToolMissing
-from .exec.run import run
-from .record import Explanation
+from ..errors import ToolMissing
+from ..exec.run import run
+from ..record import Explanation
 
 __all__ = ["Member", "classify_content", "compare_wheels", "published_status", "read_members", "run_diffoscope"]
 

@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._api import verify
-from .record import VerificationRecord
-from .toolchain.targets import DEFAULT_TARGET
+from ..record import VerificationRecord
+from ..toolchain.targets import DEFAULT_TARGET
+from .verification import verify
 
 __all__ = ["verify_many"]
 
