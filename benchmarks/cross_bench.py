@@ -36,7 +36,7 @@ from benchmarks.rebuild_bench import gcc_wheel
 from tests.verifier.pypi import fetch_sdist
 from verifier import TARGETS, VARIATIONS, detect_sandbox, get_python, get_target, make_recipe
 from verifier.build.build import _smoke, _sysroot_for, build_once
-from verifier.exec.run import run
+from verifier.exec.command import run
 from verifier.build.sdist import extract_sdist
 from verifier.toolchain.sysroot import ensure_sysroot, find_qemu
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 from tests.verifier.pypi import fetch_sdist
 from verifier import VARIATIONS, detect_sandbox, make_recipe, verify
 from verifier.build.build import build_once
-from verifier.exec.run import run
+from verifier.exec.command import run
 
 PACKAGES = [
     "markupsafe==2.1.5", "msgpack==1.1.0", "ujson==5.10.0", "simplejson==3.19.3", "wrapt==1.16.0",

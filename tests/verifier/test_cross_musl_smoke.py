@@ -11,7 +11,7 @@ import pytest
 
 from verifier import verify
 from verifier.build.smoke import sysroot_smoke_test
-from verifier.exec.run import run
+from verifier.exec.command import run
 from verifier.toolchain.elf import interpreter, needed
 from verifier.toolchain.muslpython import MuslPython, ensure_musl_python, musl_python_key
 from verifier.toolchain.zig import find_zig

@@ -14,7 +14,7 @@ import pytest
 from verifier import PYTHONS, TARGETS, InvalidPython, Recipe, VerifierError, get_python, verify
 from verifier.build.build import _build_python
 from verifier.build.smoke import smoke_test, sysroot_smoke_test
-from verifier.exec.run import run
+from verifier.exec.command import run
 from verifier.toolchain.sysroot import ensure_sysroot
 
 from .conftest import CACHE

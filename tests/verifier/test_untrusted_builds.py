@@ -459,7 +459,7 @@ def test_no_process_of_a_command_survives_it_even_unsandboxed(runs_for: int, tmp
     """A daemon (double fork, setsid) of the command is killed when the command exits or times out."""
     import sys
 
-    from verifier.exec.run import run
+    from verifier.exec.command import run
 
     arg = _sleep_arg()
     r = run([sys.executable, "-c", DAEMON, arg, str(runs_for)], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from .._digest import file_digests
 from ..errors import VerifierError
+from ..exec.command import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT, RunResult, run
 from ..exec.detect import detect_sandbox
-from ..exec.run import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT, RunResult, run
 from ..exec.sandbox import Sandbox
 from ..record import BuildRecord, Pin, Recipe
 from ..toolchain.cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata

@@ -9,7 +9,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..exec.run import run
+from ..exec.command import run
 from ..exec.sandbox import Sandbox
 
 __all__ = ["auditwheel_policy", "policy_satisfies", "qemu_smoke_test", "smoke_passed", "smoke_test", "sysroot_smoke_test"]

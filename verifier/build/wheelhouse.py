@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlparse
 
 from .._digest import file_digests
 from ..errors import PinMismatch, VerifierError
-from ..exec.run import run
+from ..exec.command import run
 from ..record import Pin
 
 __all__ = ["FRONTEND", "default_wheelhouse", "fetch", "install", "lock"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .run import run
+from .command import run
 from .sandbox import Bubblewrap, NoSandbox, Sandbox, Unshare
 
 __all__ = ["detect_sandbox"]

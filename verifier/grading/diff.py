@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ToolMissing
-from ..exec.run import run
+from ..exec.command import run
 from ..record import Explanation
 
 __all__ = ["Member", "classify_content", "compare_wheels", "published_status", "read_members", "run_diffoscope"]

@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 from ..build.build import REBUILD, VARIATIONS, BuildResult, Variation, build_once, make_recipe
 from ..errors import InvalidSdist, ToolMissing, VerifierError
+from ..exec.command import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT
 from ..exec.detect import detect_sandbox
-from ..exec.run import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT
 from ..exec.sandbox import Sandbox, hiding
 from ..record import Explanation, Recipe, VerificationRecord
 from ..toolchain.targets import DEFAULT_TARGET, get_target

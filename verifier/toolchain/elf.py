@@ -15,7 +15,7 @@ from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 
 from ..errors import ToolMissing, VerifierError
-from ..exec.run import run
+from ..exec.command import run
 
 __all__ = ["fix_musl_needed", "interpreter", "needed"]
 

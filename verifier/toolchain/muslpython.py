@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ToolMissing, VerifierError
-from ..exec.run import run
+from ..exec.command import run
 from .sysroot import DEBIAN_MIRROR, find_qemu
 from .targets import Target, get_target
 from .zig import Zig, find_zig

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ToolMissing, VerifierError
-from ..exec.run import run
+from ..exec.command import run
 from .elf import interpreter
 from .pythons import HOST_PYTHON, PythonSource, get_python
 from .targets import Target
