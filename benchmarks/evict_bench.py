@@ -25,7 +25,7 @@ from casstore import Store  # noqa: E402
 from tests.verifier.pypi import fetch_sdist  # noqa: E402
 from verifier import VARIATIONS  # noqa: E402
 from verifier._canonical import build_all  # noqa: E402
-from verifier._plugin import zig_rebuilder  # noqa: E402
+from verifier.plugin.rebuilder import zig_rebuilder  # noqa: E402
 
 DEFAULT = ["markupsafe==2.1.5", "msgpack==1.1.0", "ujson==5.10.0", "simplejson==3.19.3", "wrapt==1.16.0",
            "xxhash==3.5.0", "mmh3==5.0.1", "bitarray==3.0.0", "pyrsistent==0.20.0", "multidict==6.1.0"]

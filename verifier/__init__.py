@@ -11,13 +11,13 @@ from ._nightly import (
     run_nightly,
     write_report,
 )
-from ._rebuilder import ZigRebuilder, keep_build_deps, keep_records, wheelhouse_from_store
 from ._render import from_json as report_from_json
 from ._render import to_html as report_to_html
 from ._render import to_json as report_to_json
 from ._render import to_markdown as report_to_markdown
 from ._report import GRADES, REPORT_SCHEMA, Night, Report, build_report
 from .build.build import REBUILD, VARIATIONS, BuildResult, Variation, make_recipe
+from .build.wheelhouse import keep_build_deps, wheelhouse_from_store
 from .errors import (
     BuildFailed,
     InvalidPython,
@@ -32,7 +32,8 @@ from .exec.sandbox import Bubblewrap, NoSandbox, Sandbox, Unshare
 from .grading.batch import verify_many
 from .grading.diff import compare_wheels, published_status, run_diffoscope
 from .grading.grades import BuildOutcome, Grade, grade
-from .grading.verification import BlobStore, rebuild, variations_for, verify
+from .grading.verification import BlobStore, keep_records, rebuild, variations_for, verify
+from .plugin.rebuilder import ZigRebuilder
 from .record import RECORD_SCHEMA, BuildRecord, Explanation, Pin, Recipe, VerificationRecord
 from .toolchain.pythons import HOST_PYTHON, PYTHONS, PythonSource, get_python
 from .toolchain.targets import DEFAULT_TARGET, TARGETS, Target, get_target

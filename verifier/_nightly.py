@@ -267,7 +267,7 @@ def _keep_wheel(store: Any, record: Mapping[str, Any], workdir: Path, wheelhouse
     from casstore import CasstoreError
 
     from ._canonical import keep_rebuilt_wheel
-    from ._rebuilder import keep_build_deps
+    from .build.wheelhouse import keep_build_deps
     from .record import Recipe
 
     name = next((b.get("wheel_filename") for b in record.get("builds") or [] if b.get("wheel_filename")), None)

@@ -19,7 +19,7 @@ from casstore._server import make_app, running
 from tests.test_server_clients import clean_env
 from tests.verifier.conftest import CACHE
 from verifier._canonical import build_all
-from verifier._plugin import zig_rebuilder
+from verifier.plugin.rebuilder import zig_rebuilder
 
 from .pypi import fetch_sdist
 from .sdists import timestamp_sdist

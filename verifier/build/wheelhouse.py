@@ -1,4 +1,5 @@
-"""Build dependencies: fetched once into a local wheelhouse, locked by digest, installed offline."""
+"""Build dependencies: fetched once into a local wheelhouse, locked by digest, installed offline; kept in a
+store and exported from it (what a rebuild from the store alone needs)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from .._digest import file_digests
 from ..errors import PinMismatch, VerifierError
 from ..exec.command import run
-from ..record import Pin
+from ..record import Pin, Recipe
 
-__all__ = ["FRONTEND", "default_wheelhouse", "fetch", "install", "lock"]
+__all__ = ["FRONTEND", "default_wheelhouse", "fetch", "install", "keep_build_deps", "lock", "wheelhouse_from_store"]
 
 # The PEP 517 frontend is installed into every build venv next to the backend's requirements.
 FRONTEND = ["build"]
@@ -86,3 +88,24 @@ def install(pins: Sequence[Pin], wheelhouse: Path, python: Path, *, log: Path) -
     r = run(argv, cwd=python.parent, env=_pip_env(python.parent), log=log, timeout=600)
     if not r.ok:
         raise VerifierError(f"cannot install build dependencies into {str(python)!r} (log: {log})")
+
+
+def keep_build_deps(store: Any, recipe: Recipe, wheelhouse: Path) -> None:
+    """Put every pinned build dependency of `recipe` into `store` (a no-op for those already there)."""
+    for pin in recipe.build_deps:
+        if not store.has(pin.filename):
+            store.put(wheelhouse / pin.filename)
+
+
+def wheelhouse_from_store(store: Any, recipe: Recipe, dest: Path) -> Path:
+    """Export `recipe`'s pinned build dependencies from `store` into the directory `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for pin in recipe.build_deps:
+        target = dest / pin.filename
+        if target.is_file():
+            continue
+        try:
+            store.export(pin.filename, target)
+        except Exception as e:  # casstore's errors are not ours to import
+            raise VerifierError(f"build dependency {pin.filename!r} is not in the store: {e}") from e
+    return dest

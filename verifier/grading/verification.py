@@ -21,7 +21,7 @@ from ..toolchain.targets import DEFAULT_TARGET, get_target
 from .diff import compare_wheels, published_status, run_diffoscope
 from .grades import BuildOutcome, Grade, grade
 
-__all__ = ["BlobStore", "rebuild", "variations_for", "verify"]
+__all__ = ["BlobStore", "keep_records", "rebuild", "variations_for", "verify"]
 
 
 class BlobStore(Protocol):
@@ -30,6 +30,15 @@ class BlobStore(Protocol):
     def put_blob(self, data: bytes) -> Any: ...
     def export(self, name_or_digest: Any, dest_path: Any) -> Any: ...
     def ls(self, project: str | None = None, kind: str | None = None) -> list[Any]: ...
+
+
+def keep_records(store: Any, records: list[VerificationRecord]) -> list[str]:
+    """Keep each record in the store's catalog (`Store.record_rebuild`), or as a plain blob in a store
+    without a catalog of records; returns the digests of the records' JSON."""
+    keep = getattr(store, "record_rebuild", None)
+    if keep is None:
+        return [str(store.put_blob(r.dumps().encode())) for r in records]
+    return [str(keep(r.to_json())) for r in records]
 
 
 def _resolve_sdist(sdist: Path | str | Any, store: BlobStore | None, workdir: Path) -> Path:
