@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from casstore import Store  # noqa: E402
 from tests.verifier.pypi import fetch_sdist  # noqa: E402
 from verifier import VARIATIONS  # noqa: E402
-from verifier._canonical import build_all  # noqa: E402
+from verifier.nightly.build_all import build_all  # noqa: E402
 from verifier.plugin.rebuilder import zig_rebuilder  # noqa: E402
 
 DEFAULT = ["markupsafe==2.1.5", "msgpack==1.1.0", "ujson==5.10.0", "simplejson==3.19.3", "wrapt==1.16.0",

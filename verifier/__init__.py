@@ -2,20 +2,6 @@
 
 Public API; everything else is private. casstore never imports this package."""
 
-from ._nightly import (
-    NightlyRun,
-    is_current,
-    load_nights,
-    make_executor,
-    make_report,
-    run_nightly,
-    write_report,
-)
-from ._render import from_json as report_from_json
-from ._render import to_html as report_to_html
-from ._render import to_json as report_to_json
-from ._render import to_markdown as report_to_markdown
-from ._report import GRADES, REPORT_SCHEMA, Night, Report, build_report
 from .build.build import REBUILD, VARIATIONS, BuildResult, Variation, make_recipe
 from .build.wheelhouse import keep_build_deps, wheelhouse_from_store
 from .errors import (
@@ -33,6 +19,20 @@ from .grading.batch import verify_many
 from .grading.diff import compare_wheels, published_status, run_diffoscope
 from .grading.grades import BuildOutcome, Grade, grade
 from .grading.verification import BlobStore, keep_records, rebuild, variations_for, verify
+from .nightly.nightly import (
+    NightlyRun,
+    is_current,
+    load_nights,
+    make_executor,
+    make_report,
+    run_nightly,
+    write_report,
+)
+from .nightly.render import from_json as report_from_json
+from .nightly.render import to_html as report_to_html
+from .nightly.render import to_json as report_to_json
+from .nightly.render import to_markdown as report_to_markdown
+from .nightly.report import GRADES, REPORT_SCHEMA, Night, Report, build_report
 from .plugin.rebuilder import ZigRebuilder
 from .record import RECORD_SCHEMA, BuildRecord, Explanation, Pin, Recipe, VerificationRecord
 from .toolchain.pythons import HOST_PYTHON, PYTHONS, PythonSource, get_python

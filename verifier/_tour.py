@@ -33,8 +33,8 @@ def tour(store: Any, say: Callable[[str], None], cache: Path) -> None:
 
     from casstore._server import make_app, running  # the application layer may use casstore's server
 
-    from ._nightly import make_report, run_nightly, write_report
     from .build.wheelhouse import default_wheelhouse
+    from .nightly.nightly import make_report, run_nightly, write_report
     from .plugin.rebuilder import zig_rebuilder
 
     root = Path(store.root) if store.root else cache / "tour-store"

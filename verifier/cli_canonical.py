@@ -11,8 +11,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ._canonical import build_all as _build_all
 from .errors import VerifierError
+from .nightly.build_all import build_all as _build_all
 from .toolchain.targets import DEFAULT_TARGET, TARGETS
 
 __all__ = ["build_all"]

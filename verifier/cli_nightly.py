@@ -10,7 +10,9 @@ from typing import Any
 
 import click
 
-from ._nightly import (
+from .errors import VerifierError
+from .exec.detect import detect_sandbox
+from .nightly.nightly import (
     make_executor,
     make_report,
     run_nightly,
@@ -18,10 +20,8 @@ from ._nightly import (
     sdists_from_store,
     write_report,
 )
-from ._render import human_bytes
-from ._report import GRADES
-from .errors import VerifierError
-from .exec.detect import detect_sandbox
+from .nightly.render import human_bytes
+from .nightly.report import GRADES
 from .toolchain.targets import DEFAULT_TARGET, TARGETS
 
 __all__ = ["nightly", "report"]
@@ -146,7 +146,7 @@ def nightly(store: Any, sdists: tuple[str, ...], all_: bool, projects: tuple[str
 def report(store: Any, runs_dir: Path, run_name: str | None, output: Path | None, formats: tuple[str, ...]) -> None:
     """Write the reproducibility report of a night (HTML, Markdown, JSON), with the trend over the nights."""
     try:
-        from ._nightly import list_runs
+        from .nightly.nightly import list_runs
 
         runs = list_runs(runs_dir)
         if not runs:

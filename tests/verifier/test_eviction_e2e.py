@@ -18,7 +18,7 @@ from casstore._reconstruct import ReconstructionFailed
 from casstore._server import make_app, running
 from tests.test_server_clients import clean_env
 from tests.verifier.conftest import CACHE
-from verifier._canonical import build_all
+from verifier.nightly.build_all import build_all
 from verifier.plugin.rebuilder import zig_rebuilder
 
 from .pypi import fetch_sdist

@@ -11,7 +11,7 @@ import pytest
 
 from casstore import Store
 from verifier import VerifierError, is_current, load_nights, make_report, run_nightly, write_report
-from verifier._nightly import environment
+from verifier.nightly.nightly import environment
 
 from . import sdists
 from .records import make_record
@@ -99,7 +99,7 @@ def test_nightly_resumes_reuses_and_reports(tmp_path: Path, wheelhouse, zig_cach
 @pytest.mark.slow
 def test_requirements_are_fetched_into_the_store() -> None:
     """Requirement lines pick the newest matching sdist on PyPI (cached under .cache/, then offline)."""
-    from verifier._nightly import sdists_from_requirements
+    from verifier.nightly.nightly import sdists_from_requirements
 
     from .conftest import CACHE
 
@@ -111,7 +111,7 @@ def test_requirements_are_fetched_into_the_store() -> None:
 
 
 def test_sdists_from_store_by_project(tmp_path: Path) -> None:
-    from verifier._nightly import sdists_from_store
+    from verifier.nightly.nightly import sdists_from_store
 
     store = Store.memory()
     for sd in (sdists.c_sdist(tmp_path / "src"), sdists.cxx_sdist(tmp_path / "src")):

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from verifier import cli_nightly, report_from_json
-from verifier._nightly import RUN_SCHEMA
+from verifier.nightly.nightly import RUN_SCHEMA
 
 from . import sdists
 from .records import make_record

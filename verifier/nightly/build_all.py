@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .build.wheelhouse import default_wheelhouse, keep_build_deps
-from .grading.verification import keep_records, verify
-from .toolchain.targets import DEFAULT_TARGET
+from ..build.wheelhouse import default_wheelhouse, keep_build_deps
+from ..grading.verification import keep_records, verify
+from ..toolchain.targets import DEFAULT_TARGET
 
 __all__ = ["CanonicalBuild", "build_all"]
 

@@ -8,7 +8,7 @@ import io
 import json
 from urllib.parse import quote
 
-from ._report import GRADES, Link, Report
+from .report import GRADES, Link, Report
 
 __all__ = ["from_json", "to_html", "to_json", "to_markdown", "trend_svg"]
 

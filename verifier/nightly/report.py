@@ -16,7 +16,7 @@ from typing import Any
 from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
-from .errors import VerifierError
+from ..errors import VerifierError
 
 __all__ = [
     "GRADES",

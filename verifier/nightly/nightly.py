@@ -25,13 +25,13 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ._digest import file_digests
-from ._report import Night, Report, build_report
-from .build.build import python_tag
-from .errors import VerifierError
-from .grading.verification import verify
-from .toolchain.targets import get_target
-from .toolchain.zig import ZIG_VERSION
+from .._digest import file_digests
+from ..build.build import python_tag
+from ..errors import VerifierError
+from ..grading.verification import verify
+from ..toolchain.targets import get_target
+from ..toolchain.zig import ZIG_VERSION
+from .report import Night, Report, build_report
 
 __all__ = [
     "RUN_SCHEMA",
@@ -113,7 +113,7 @@ def is_current(record: Mapping[str, Any], sdist_blake3: str, target: str, env: M
 
 def _error_record(job: Job, sdist_blake3: str, exc: BaseException, started: str) -> dict[str, Any]:
     """An inconclusive record for a job that raised: the night shows it; the store does not keep it."""
-    from .record import RECORD_SCHEMA
+    from ..record import RECORD_SCHEMA
 
     return {
         "schema": RECORD_SCHEMA, "nightly_error": True,
@@ -266,9 +266,9 @@ def _keep_wheel(store: Any, record: Mapping[str, Any], workdir: Path, wheelhouse
     store, so that eviction may use them; returns why not, or None. Needs the worker's files here."""
     from casstore import CasstoreError
 
-    from ._canonical import keep_rebuilt_wheel
-    from .build.wheelhouse import keep_build_deps
-    from .record import Recipe
+    from ..build.wheelhouse import keep_build_deps
+    from ..record import Recipe
+    from .build_all import keep_rebuilt_wheel
 
     name = next((b.get("wheel_filename") for b in record.get("builds") or [] if b.get("wheel_filename")), None)
     found = next(iter(sorted(workdir.rglob(name))), None) if name else None
@@ -418,7 +418,7 @@ def make_report(store: Any, runs_dir: Path, *, run: str | None = None, out_dir: 
 
 def write_report(report: Report, out_dir: Path, formats: Sequence[str] = ("html", "md", "json")) -> list[Path]:
     """Write `report` as report.html / report.md / report.json into `out_dir`; returns the paths."""
-    from ._render import to_html, to_json, to_markdown
+    from .render import to_html, to_json, to_markdown
 
     render = {"html": to_html, "md": to_markdown, "json": to_json}
     out_dir.mkdir(parents=True, exist_ok=True)
