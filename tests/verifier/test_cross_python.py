@@ -139,7 +139,7 @@ def test_riscv64_cp313_imports_under_qemu(tmp_path, wheelhouse, zig_cache, sandb
 def test_cli_refuses_an_unknown_python_in_one_line(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from verifier import cli as vcli
+    from verifier.plugin import cli as vcli
 
     r = CliRunner().invoke(vcli.rebuild, ["x.tar.gz", "--python", "2.7", "--workdir", str(tmp_path)])
     assert r.exit_code == 2 and "'2.7' is not one of '3.11', '3.13'" in r.output and "Traceback" not in r.output
@@ -153,7 +153,7 @@ def test_cli_rebuild_for_cp313(tmp_path: Path, wheelhouse: Path) -> None:
     from click.testing import CliRunner
 
     casstore_cli = pytest.importorskip("casstore.cli")
-    from verifier import cli as vcli
+    from verifier.plugin import cli as vcli
 
     group = casstore_cli.cli
     group.add_command(vcli.rebuild, "rebuild")

@@ -479,7 +479,7 @@ def test_cli_timeout_is_applied_and_recorded(area: Area, tmp_path: Path, wheelho
     from click.testing import CliRunner
 
     from casstore.cli import cli
-    from verifier import cli as vcli
+    from verifier.plugin import cli as vcli
 
     cli.add_command(vcli.verify, "verify")
     arg = _sleep_arg()

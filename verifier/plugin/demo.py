@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .build.build import VARIATIONS
+from ..build.build import VARIATIONS
 
 __all__ = ["TOUR_TARGETS", "tour"]
 
@@ -33,9 +33,9 @@ def tour(store: Any, say: Callable[[str], None], cache: Path) -> None:
 
     from casstore._server import make_app, running  # the application layer may use casstore's server
 
-    from .build.wheelhouse import default_wheelhouse
-    from .nightly.nightly import make_report, run_nightly, write_report
-    from .plugin.rebuilder import zig_rebuilder
+    from ..build.wheelhouse import default_wheelhouse
+    from ..nightly.nightly import make_report, run_nightly, write_report
+    from .rebuilder import zig_rebuilder
 
     root = Path(store.root) if store.root else cache / "tour-store"
     if store.rebuilder is None:

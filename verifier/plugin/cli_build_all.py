@@ -11,9 +11,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .errors import VerifierError
-from .nightly.build_all import build_all as _build_all
-from .toolchain.targets import DEFAULT_TARGET, TARGETS
+from ..errors import VerifierError
+from ..nightly.build_all import build_all as _build_all
+from ..toolchain.targets import DEFAULT_TARGET, TARGETS
 
 __all__ = ["build_all"]
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from .errors import VerifierError
-from .exec.detect import detect_sandbox
-from .nightly.nightly import (
+from ..errors import VerifierError
+from ..exec.detect import detect_sandbox
+from ..nightly.nightly import (
     make_executor,
     make_report,
     run_nightly,
@@ -20,9 +20,9 @@ from .nightly.nightly import (
     sdists_from_store,
     write_report,
 )
-from .nightly.render import human_bytes
-from .nightly.report import GRADES
-from .toolchain.targets import DEFAULT_TARGET, TARGETS
+from ..nightly.render import human_bytes
+from ..nightly.report import GRADES
+from ..toolchain.targets import DEFAULT_TARGET, TARGETS
 
 __all__ = ["nightly", "report"]
 
@@ -146,7 +146,7 @@ def nightly(store: Any, sdists: tuple[str, ...], all_: bool, projects: tuple[str
 def report(store: Any, runs_dir: Path, run_name: str | None, output: Path | None, formats: tuple[str, ...]) -> None:
     """Write the reproducibility report of a night (HTML, Markdown, JSON), with the trend over the nights."""
     try:
-        from .nightly.nightly import list_runs
+        from ..nightly.nightly import list_runs
 
         runs = list_runs(runs_dir)
         if not runs:

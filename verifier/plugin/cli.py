@@ -14,18 +14,18 @@ from typing import Any
 
 import click
 
-from .build.build import REBUILD
-from .errors import VerifierError
-from .exec.command import DEFAULT_TIMEOUT
-from .exec.detect import detect_sandbox
-from .exec.limits import DEFAULT_PROCESSES
-from .exec.sandbox import Bubblewrap, Sandbox
-from .grading.verification import keep_records
-from .grading.verification import rebuild as _rebuild
-from .grading.verification import verify as _verify
-from .record import VerificationRecord
-from .toolchain.pythons import HOST_PYTHON, PYTHONS
-from .toolchain.targets import DEFAULT_TARGET, TARGETS
+from ..build.build import REBUILD
+from ..errors import VerifierError
+from ..exec.command import DEFAULT_TIMEOUT
+from ..exec.detect import detect_sandbox
+from ..exec.limits import DEFAULT_PROCESSES
+from ..exec.sandbox import Bubblewrap, Sandbox
+from ..grading.verification import keep_records
+from ..grading.verification import rebuild as _rebuild
+from ..grading.verification import verify as _verify
+from ..record import VerificationRecord
+from ..toolchain.pythons import HOST_PYTHON, PYTHONS
+from ..toolchain.targets import DEFAULT_TARGET, TARGETS
 
 __all__ = ["rebuild", "summary_rows", "verify"]
 
