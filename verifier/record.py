@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-import blake3
+from casstore import Hasher
 
 from .errors import VerifierError
 
@@ -81,7 +81,9 @@ class Recipe:
 
     @property
     def digest(self) -> str:
-        return "blake3:" + blake3.blake3(_canonical(self.to_json())).hexdigest()
+        hasher = Hasher()
+        hasher.update(_canonical(self.to_json()))
+        return str(hasher.digest())
 
 
 @dataclass

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._digest import file_digests
+from casstore import hash_file
+
 from ..errors import VerifierError
 from ..exec.command import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT, RunResult, run
 from ..exec.detect import detect_sandbox
@@ -181,7 +182,7 @@ def make_recipe(
     base = _build_python(py, sysroots)
     wheelhouse = wheelhouse or default_wheelhouse()
     zig = zig or find_zig()
-    sha, b3 = file_digests(sdist)
+    digests = hash_file(sdist)
     src = extract_sdist(sdist, workdir / "recipe-src")
     requires = build_requires(src)
     log = workdir / "deps.log"
@@ -196,7 +197,7 @@ def make_recipe(
     if launcher:
         launcher.unlink()
     return Recipe(
-        sdist_filename=sdist.name, sdist_sha256=sha, sdist_blake3=b3, target=t.name,
+        sdist_filename=sdist.name, sdist_sha256=digests.sha256(), sdist_blake3=str(digests.digest()), target=t.name,
         python=f"cpython-{base.python_version}" if base else
         f"{platform.python_implementation().lower()}-{platform.python_version()}",
         python_tag=py.tag, zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
@@ -298,7 +299,7 @@ def build_once(
     wheelhouse = wheelhouse or default_wheelhouse()
     zig = zig or find_zig(recipe.zig_version)
     sandbox = sandbox if sandbox is not None else detect_sandbox()
-    sha, _ = file_digests(sdist)
+    sha = hash_file(sdist).sha256()
     if sha != recipe.sdist_sha256:
         raise VerifierError(f"sdist {str(sdist)!r} has sha256 {sha}, the recipe pins {recipe.sdist_sha256}")
     root = (workdir / variation.subdir).absolute()
@@ -434,7 +435,8 @@ def _check_wheel(
     fixed = fix_musl_needed(wheel, target.musl_libc, log=log) if target.libc == "musl" else {}
     wheel = retag(wheel, target.platform_tag, fixed)
     res.wheel = wheel
-    res.sha256, res.blake3 = file_digests(wheel)
+    digests = hash_file(wheel)
+    res.sha256, res.blake3 = digests.sha256(), str(digests.digest())
     res.auditwheel_policy = auditwheel_policy(wheel, log=log)
     if not policy_satisfies(res.auditwheel_policy, target.auditwheel_policy):
         return _fail(res, f"auditwheel says {res.auditwheel_policy}, not within {target.auditwheel_policy}", start)

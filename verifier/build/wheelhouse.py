@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from .._digest import file_digests
+from casstore import hash_file
+
 from ..errors import PinMismatch, VerifierError
 from ..exec.command import run
 from ..record import Pin, Recipe
@@ -65,9 +66,9 @@ def lock(requirements: Sequence[str], wheelhouse: Path, *, log: Path, python: Pa
     pins = []
     for item in json.loads(report.read_text())["install"]:
         path = Path(unquote(urlparse(item["download_info"]["url"]).path))
-        sha, b3 = file_digests(path)
+        digests = hash_file(path)
         meta = item["metadata"]
-        pins.append(Pin(meta["name"], meta["version"], path.name, sha, b3))
+        pins.append(Pin(meta["name"], meta["version"], path.name, digests.sha256(), str(digests.digest())))
     return sorted(pins, key=lambda p: p.name.lower())
 
 
@@ -79,7 +80,8 @@ def install(pins: Sequence[Pin], wheelhouse: Path, python: Path, *, log: Path) -
         path = wheelhouse / p.filename
         if not path.is_file():
             raise VerifierError(f"build dependency {p.filename!r} is not in the wheelhouse {str(wheelhouse)!r}")
-        sha, b3 = file_digests(path)
+        digests = hash_file(path)
+        sha, b3 = digests.sha256(), str(digests.digest())
         if b3 != p.blake3 or sha != p.sha256:
             raise PinMismatch(path, p.blake3, b3)
         files.append(str(path))

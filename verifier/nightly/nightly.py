@@ -25,7 +25,8 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from .._digest import file_digests
+from casstore import hash_file
+
 from ..build.build import python_tag
 from ..errors import VerifierError
 from ..grading.verification import verify
@@ -194,7 +195,7 @@ def sdists_from_store(store: Any, dest: Path, projects: Iterable[str] = ()) -> l
     out = []
     for f in sorted(files, key=lambda f: f.filename):
         path = dest / f.filename
-        if not path.is_file() or file_digests(path)[1] != str(f.blake3):
+        if not path.is_file() or str(hash_file(path).digest()) != str(f.blake3):
             dest.mkdir(parents=True, exist_ok=True)
             store.export(f.filename, path)
         out.append(path)
@@ -327,7 +328,7 @@ def run_nightly(
     jobs = [Job(s, t) for s in sdists for t in targets]
     env = environment()
     wh = (wheelhouse or Path(os.environ.get("VERIFIER_WHEELHOUSE", ".cache/wheelhouse"))).absolute()
-    digests = {s: file_digests(s)[1] for s in sdists}
+    digests = {s: str(hash_file(s).digest()) for s in sdists}
     for s in sdists:  # the store keeps every sdist it grades (sdists are never evicted)
         if not store.has(s.name):
             store.put(s)
