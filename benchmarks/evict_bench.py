@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from casstore import Store  # noqa: E402
 from tests.verifier.pypi import fetch_sdist  # noqa: E402
-from verifier import VARIATIONS  # noqa: E402
+from verifier import VARIATIONS, BuildSetup  # noqa: E402
 from verifier.nightly.build_all import build_all  # noqa: E402
 from verifier.plugin.rebuilder import zig_rebuilder  # noqa: E402
 
@@ -48,8 +48,9 @@ def main() -> None:
             name, version = spec.split("==")
             store.put(fetch_sdist(name, version, cache))
         t0 = time.monotonic()
-        rows = build_all(store, targets, workdir=Path(tmp) / "work", wheelhouse=cache / "wheelhouse",
-                         zig_cache=cache / "zig", variations=warm, diffoscope=False)
+        rows = build_all(store, targets, workdir=Path(tmp) / "work",
+                         setup=BuildSetup(wheelhouse=cache / "wheelhouse", zig_cache=cache / "zig"),
+                         variations=warm, diffoscope=False)
         build_s = time.monotonic() - t0
         store.gc(grace=-1)
         before = store.stats().stored_bytes

@@ -2,7 +2,7 @@
 
 Public API; everything else is private. casstore never imports this package."""
 
-from .build.build import REBUILD, VARIATIONS, BuildResult, Variation, make_recipe
+from .build.build import REBUILD, VARIATIONS, BuildResult, BuildSetup, Variation, make_recipe
 from .build.wheelhouse import keep_build_deps, wheelhouse_from_store
 from .errors import (
     BuildFailed,
@@ -56,6 +56,7 @@ __all__ = [
     "BuildOutcome",
     "BuildRecord",
     "BuildResult",
+    "BuildSetup",
     "Explanation",
     "Grade",
     "InvalidPython",

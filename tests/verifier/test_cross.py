@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from verifier import verify
+from verifier import BuildSetup, verify
 from verifier.toolchain.elf import needed
 
 from . import sdists
@@ -25,8 +25,9 @@ needs_qemu = pytest.mark.skipif(shutil.which("qemu-aarch64-static") is None,
 
 
 def _one(sdist: Path, target: str, tmp_path: Path, wheelhouse, zig_cache, sandbox, variations):
-    (rec,) = verify(sdist, [target], workdir=tmp_path / "work", wheelhouse=wheelhouse, zig_cache=zig_cache,
-                    sandbox=sandbox, variations=variations, sysroots=SYSROOTS, diffoscope=False)
+    (rec,) = verify(sdist, [target], workdir=tmp_path / "work",
+                    setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache, sysroots=SYSROOTS),
+                    variations=variations, diffoscope=False)
     return rec
 
 

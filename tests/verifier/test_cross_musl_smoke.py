@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from verifier import verify
+from verifier import BuildSetup, verify
 from verifier.build.smoke import sysroot_smoke_test
 from verifier.exec.command import run
 from verifier.toolchain.elf import interpreter, needed
@@ -123,8 +123,8 @@ def test_markupsafe_musl_imports_under_musl_cpython(arch, tmp_path, wheelhouse, 
     """A real sdist rebuilt for musllinux and imported on its target: natively through the musl loader for
     x86_64, under qemu-aarch64-static for aarch64 (the verifier builds the interpreter on first use)."""
     (rec,) = verify(fetch_sdist("markupsafe", "2.1.5", CACHE), [f"{arch}-linux-musl"], workdir=tmp_path / "work",
-                    wheelhouse=wheelhouse, zig_cache=zig_cache, sandbox=sandbox, variations=warm_variations,
-                    sysroots=SYSROOTS, diffoscope=False)
+                    setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache, sysroots=SYSROOTS),
+                    variations=warm_variations, diffoscope=False)
     assert rec.grade == "reproducible", rec.reasons
     b = rec.builds[0]
     assert (b.wheel_filename or "").lower() == f"markupsafe-2.1.5-cp311-cp311-musllinux_1_2_{arch}.whl"

@@ -18,6 +18,7 @@ from casstore._reconstruct import ReconstructionFailed
 from casstore._server import make_app, running
 from tests.test_server_clients import clean_env
 from tests.verifier.conftest import CACHE
+from verifier import BuildSetup
 from verifier.nightly.build_all import build_all
 from verifier.plugin.rebuilder import zig_rebuilder
 
@@ -56,7 +57,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path, zig_cache:
     store = Store.directory(tmp / "store", rebuilder=rebuilder)
     store.put(fetch_sdist("markupsafe", "2.1.5", CACHE))
     store.put(timestamp_sdist(tmp / "src"))
-    rows = build_all(store, TARGETS, workdir=tmp / "work", wheelhouse=wheelhouse, zig_cache=zig_cache,
+    rows = build_all(store, TARGETS, workdir=tmp / "work", setup=BuildSetup(wheelhouse=wheelhouse, zig_cache=zig_cache),
                      variations=warm_variations, diffoscope=False)
     return store, rebuilder, rows
 

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from casstore import Store
-from verifier import VerifierError, is_current, load_nights, make_report, run_nightly, write_report
+from verifier import (
+    BuildSetup,
+    VerifierError,
+    is_current,
+    load_nights,
+    make_report,
+    run_nightly,
+    write_report,
+)
 from verifier.nightly.nightly import environment
 
 from . import sdists
@@ -48,8 +56,8 @@ def test_nightly_resumes_reuses_and_reports(tmp_path: Path, wheelhouse, zig_cach
     store = Store.directory(tmp_path / "store")
     src = [sdists.c_sdist(tmp_path / "src"), sdists.timestamp_sdist(tmp_path / "src")]
     runs = tmp_path / "runs"
-    kw = {"runs_dir": runs, "wheelhouse": wheelhouse, "zig_cache": zig_cache, "sandbox": sandbox, "variations": warm_variations,
-              "diffoscope": False}
+    kw = {"runs_dir": runs, "setup": BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache),
+          "variations": warm_variations, "diffoscope": False}
 
     def kill_after_first(rec: dict, how: str) -> None:
         if how == "built":

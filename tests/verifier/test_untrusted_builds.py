@@ -24,7 +24,16 @@ import psutil
 import pytest
 
 from casstore import Store, open_store
-from verifier import Bubblewrap, NoSandbox, Sandbox, VerificationRecord, detect_sandbox, rebuild, verify
+from verifier import (
+    Bubblewrap,
+    BuildSetup,
+    NoSandbox,
+    Sandbox,
+    VerificationRecord,
+    detect_sandbox,
+    rebuild,
+    verify,
+)
 from verifier.build.build import BuildResult
 from verifier.grading.grades import BuildOutcome, grade
 
@@ -86,8 +95,8 @@ def _snapshot(*roots: Path) -> dict[str, tuple[int, int, int, str]]:
 
 
 def _build(area: Area, sdist: Path, sandbox: Sandbox, wheelhouse: Path, zig_cache: Path, **kw: Any) -> BuildResult:
-    _, res = rebuild(sdist, TARGET, workdir=area.work, store=area.store, wheelhouse=wheelhouse, sandbox=sandbox,
-                     zig_cache=zig_cache, smoke=False, **kw)
+    _, res = rebuild(sdist, TARGET, workdir=area.work, store=area.store,
+                     setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache, **kw), smoke=False)
     return res
 
 
@@ -304,8 +313,9 @@ ATTACK_BUSY = SPAWN_LEFTOVERS + "while True:\n    pass\n"
 
 def _verify_one(area: Area, sdist: Path, sandbox: Sandbox, wheelhouse: Path, zig_cache: Path,
                 **kw: Any) -> VerificationRecord:
-    (record,) = verify(sdist, [TARGET], builds=1, workdir=area.work, wheelhouse=wheelhouse, sandbox=sandbox,
-                       zig_cache=zig_cache, diffoscope=False, **kw)
+    (record,) = verify(sdist, [TARGET], builds=1, workdir=area.work,
+                       setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache, **kw),
+                       diffoscope=False)
     return record
 
 

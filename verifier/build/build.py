@@ -11,7 +11,7 @@ import sys
 import sysconfig
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from casstore import hash_file
@@ -41,7 +41,7 @@ from .smoke import (
 from .wheel import extension_modules, parse_wheel_name, retag
 from .wheelhouse import default_wheelhouse, fetch, install, lock
 
-__all__ = ["VARIATIONS", "BuildResult", "Variation", "build_once", "make_recipe", "python_tag"]
+__all__ = ["REBUILD", "VARIATIONS", "BuildResult", "BuildSetup", "Variation", "build_once", "make_recipe", "python_tag"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,30 @@ class Variation:
 
 
 REBUILD = Variation("rebuild", "rebuild")  # a single rebuild: warm zig cache, all CPUs
+
+
+@dataclass(frozen=True)
+class BuildSetup:
+    """What every build of a rebuild or a verification shares (a `Variation` is what differs): the sandbox
+    the sdist's code runs in and the limits it runs under (both recorded with each build), and the local
+    directories builds take their inputs from and share. None means the default: the best sandbox here
+    (`detect_sandbox()`), `.cache/wheelhouse` (or $VERIFIER_WHEELHOUSE), `.cache/zig`, `.cache/sysroots`."""
+
+    sandbox: Sandbox | None = None
+    timeout: float = DEFAULT_TIMEOUT  # seconds a command of the sdist's code may run before it is killed
+    memory: int | None = DEFAULT_MEMORY  # bytes of address space per process (None: unlimited)
+    processes: int | None = DEFAULT_PROCESSES  # processes and threads at once (None: unlimited)
+    wheelhouse: Path | None = None  # the build dependencies recipes pin
+    zig_cache: Path | None = None  # the warm zig cache builds share (a cold variation gets its own)
+    sysroots: Path | None = None  # Debian sysroots and the musl CPython built here
+
+    def run(self, argv: Sequence[str], *, cwd: Path, env: dict[str, str], log: Path, writable: Sequence[Path],
+            umask: int = 0o022, cpus: int | None = None) -> RunResult:
+        """Run the sdist's own code: in this setup's sandbox, under its limits. (Callers decide the sandbox
+        once, before their first command, so that every command of a build runs in the same one.)"""
+        sandbox = self.sandbox if self.sandbox is not None else detect_sandbox()
+        return run(argv, cwd=cwd, env=env, log=log, sandbox=sandbox, writable=writable, timeout=self.timeout,
+                   memory=self.memory, processes=self.processes, umask=umask, cpus=cpus)
 
 VARIATIONS: tuple[Variation, ...] = (
     Variation("first", "a", cold_cache=True, env=(("USER", "builder"),)),
@@ -161,26 +185,21 @@ def make_recipe(
     sdist: Path,
     target: str | Target,
     *,
-    wheelhouse: Path | None = None,
     workdir: Path,
+    setup: BuildSetup = BuildSetup(),
     zig: Zig | None = None,
     cppflags: str = "",
     ldflags: str = "",
     online: bool = True,
-    sysroots: Path | None = None,
-    sandbox: Sandbox | None = None,
-    timeout: float = 600,
-    memory: int | None = DEFAULT_MEMORY,
-    processes: int | None = DEFAULT_PROCESSES,
     python: str | PythonSource | None = None,
 ) -> Recipe:
     """Pin everything a rebuild of `sdist` for `target` and CPython `python` (default: the host's version)
-    depends on; fetch missing build deps if `online`. The backend's own requirements hook runs the sdist's
-    code: in `sandbox` under the same limits as a build."""
+    depends on; fetch missing build deps (into `setup.wheelhouse`) if `online`. The backend's own
+    requirements hook runs the sdist's code: in `setup`'s sandbox under the same limits as a build."""
     t = get_target(target)
     py = get_python(python or HOST_PYTHON)
-    base = _build_python(py, sysroots)
-    wheelhouse = wheelhouse or default_wheelhouse()
+    base = _build_python(py, setup.sysroots)
+    wheelhouse = setup.wheelhouse or default_wheelhouse()
     zig = zig or find_zig()
     digests = hash_file(sdist)
     src = extract_sdist(sdist, workdir / "recipe-src")
@@ -188,7 +207,7 @@ def make_recipe(
     log = workdir / "deps.log"
     launcher = base.write_launcher(workdir / f"python{py.version}") if base else None
     pins = _lock(requires, wheelhouse, log, online, launcher)
-    confine = _Confinement(sandbox if sandbox is not None else detect_sandbox(), timeout, memory, processes)
+    confine = replace(setup, sandbox=setup.sandbox if setup.sandbox is not None else detect_sandbox())
     extra = _dynamic_requires(src, pins, wheelhouse, workdir / "recipe-venv", log, confine, base)
     if extra:  # e.g. old setuptools asks for `wheel`; pin those too
         pins = _lock([*requires, *extra], wheelhouse, log, online, launcher)
@@ -201,7 +220,7 @@ def make_recipe(
         python=f"cpython-{base.python_version}" if base else
         f"{platform.python_implementation().lower()}-{platform.python_version()}",
         python_tag=py.tag, zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
-        cppflags=cppflags, ldflags=ldflags, target_headers=_headers_source(t, _sysroot_for(t, sysroots, py), py),
+        cppflags=cppflags, ldflags=ldflags, target_headers=_headers_source(t, _sysroot_for(t, setup.sysroots, py), py),
         build_python=f"debian:{base.deb(f'python{py.version}-minimal')}" if base else "",
     )
 
@@ -239,23 +258,8 @@ _REQUIRES_PROBE = (
 )
 
 
-@dataclass(frozen=True)
-class _Confinement:
-    """Where and under which limits the sdist's own code runs."""
-
-    sandbox: Sandbox
-    timeout: float
-    memory: int | None
-    processes: int | None
-
-    def run(self, argv: Sequence[str], *, cwd: Path, env: dict[str, str], log: Path, writable: Sequence[Path],
-            umask: int = 0o022, cpus: int | None = None) -> RunResult:
-        return run(argv, cwd=cwd, env=env, log=log, sandbox=self.sandbox, writable=writable, timeout=self.timeout,
-                   memory=self.memory, processes=self.processes, umask=umask, cpus=cpus)
-
-
 def _dynamic_requires(src: Path, pins: Sequence[Pin], wheelhouse: Path, venv: Path, log: Path,
-                      confine: _Confinement, base: Sysroot | None = None) -> list[str]:
+                      confine: BuildSetup, base: Sysroot | None = None) -> list[str]:
     """What the backend's get_requires_for_build_wheel hook adds, asked in the sandbox without network."""
     python = _venv(venv, pins, wheelhouse, log, base)
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(venv), "LC_ALL": "C.UTF-8", "TMPDIR": str(venv)}
@@ -280,25 +284,21 @@ def build_once(
     variation: Variation,
     *,
     workdir: Path,
-    wheelhouse: Path | None = None,
+    setup: BuildSetup = BuildSetup(),
     zig: Zig | None = None,
-    zig_cache: Path | None = None,
-    sandbox: Sandbox | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    memory: int | None = DEFAULT_MEMORY,
-    processes: int | None = DEFAULT_PROCESSES,
     smoke: bool = True,
-    sysroots: Path | None = None,
 ) -> BuildResult:
     """Build `sdist` by `recipe` under `variation` in `workdir/<variation.subdir>`; never raises for a
-    failing build (the result says why), raises VerifierError for bad inputs. The build runs in `sandbox`,
-    killed after `timeout` seconds, with at most `processes` processes and `memory` bytes of address space
-    per process."""
+    failing build (the result says why), raises VerifierError for bad inputs. The build runs in `setup`'s
+    sandbox, killed after `setup.timeout` seconds, with at most `setup.processes` processes and
+    `setup.memory` bytes of address space per process."""
     start = time.monotonic()
     target = get_target(recipe.target)
-    wheelhouse = wheelhouse or default_wheelhouse()
+    wheelhouse = setup.wheelhouse or default_wheelhouse()
+    sysroots = setup.sysroots
     zig = zig or find_zig(recipe.zig_version)
-    sandbox = sandbox if sandbox is not None else detect_sandbox()
+    sandbox = setup.sandbox if setup.sandbox is not None else detect_sandbox()
+    setup = replace(setup, sandbox=sandbox)
     sha = hash_file(sdist).sha256()
     if sha != recipe.sdist_sha256:
         raise VerifierError(f"sdist {str(sdist)!r} has sha256 {sha}, the recipe pins {recipe.sdist_sha256}")
@@ -309,7 +309,7 @@ def build_once(
     for d in dirs.values():
         d.mkdir(parents=True)
     log = dirs["logs"] / "build.log"
-    res = BuildResult(variation.name, ok=False, log=log, root=root, sandbox=sandbox.name, timeout=timeout)
+    res = BuildResult(variation.name, ok=False, log=log, root=root, sandbox=sandbox.name, timeout=setup.timeout)
     try:
         src = extract_sdist(sdist, root / "src")
     except VerifierError as e:
@@ -336,7 +336,7 @@ def build_once(
         write_sysconfigdata(site, target, cross_sysconfig(host_vars(), target, py.nodot, include, target_vars))
         cross = cross_env(target)
 
-    cache = root / "zig-cache" if variation.cold_cache else (zig_cache or Path(".cache/zig")).absolute()
+    cache = root / "zig-cache" if variation.cold_cache else (setup.zig_cache or Path(".cache/zig")).absolute()
     cache.mkdir(parents=True, exist_ok=True)
     tools = zig.write_wrappers(dirs["bin"], target, cache_dir=cache, prefix_map={root: "/build"})
     jobs = str(variation.cpus or os.cpu_count() or 1)
@@ -361,11 +361,10 @@ def build_once(
     }
     argv = [str(venv / "bin" / "python"), "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dirs["out"]), str(src)]
     writable = [root] if variation.cold_cache else [root, cache]
-    confine = _Confinement(sandbox, timeout, memory, processes)
-    r = confine.run(argv, cwd=src, env=env, log=log, writable=writable, umask=int(recipe.umask, 8), cpus=variation.cpus)
+    r = setup.run(argv, cwd=src, env=env, log=log, writable=writable, umask=int(recipe.umask, 8), cpus=variation.cpus)
     res.limits = r.limits
     if r.timed_out:
-        return _fail(res, f"build timed out after {timeout:g} s{_stopped(r)}", start, infra=True)
+        return _fail(res, f"build timed out after {setup.timeout:g} s{_stopped(r)}", start, infra=True)
     if not r.ok:
         return _fail(res, f"build failed with exit code {r.returncode}{_stopped(r)}", start)
     return _check_wheel(res, dirs["out"], recipe, target, root, sandbox, log, smoke, start, sysroot, sysroots)

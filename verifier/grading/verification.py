@@ -11,11 +11,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..build.build import REBUILD, VARIATIONS, BuildResult, Variation, build_once, make_recipe
+from ..build.build import REBUILD, VARIATIONS, BuildResult, BuildSetup, Variation, build_once, make_recipe
 from ..errors import InvalidSdist, ToolMissing, VerifierError
-from ..exec.command import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT
 from ..exec.detect import detect_sandbox
-from ..exec.sandbox import Sandbox, hiding
+from ..exec.sandbox import hiding
 from ..record import Explanation, Recipe, VerificationRecord
 from ..toolchain.targets import DEFAULT_TARGET, get_target
 from .diff import compare_wheels, published_status, run_diffoscope
@@ -115,6 +114,12 @@ def _hidden(store: BlobStore | None, workdir: Path) -> list[Path]:
     return [] if root == workdir or root in workdir.parents else [root]
 
 
+def _confined(setup: BuildSetup, store: BlobStore | None, workdir: Path) -> BuildSetup:
+    """`setup` with its sandbox decided (the best one here when none is given), hiding the store."""
+    sandbox = setup.sandbox if setup.sandbox is not None else detect_sandbox()
+    return replace(setup, sandbox=hiding(sandbox, _hidden(store, workdir)))
+
+
 def _blob(store: BlobStore | None, path: Path | None) -> str | None:
     if store is None or path is None or not path.is_file():
         return None
@@ -128,28 +133,19 @@ def rebuild(
     workdir: Path,
     store: BlobStore | None = None,
     recipe: Recipe | None = None,
-    wheelhouse: Path | None = None,
     variation: Variation = REBUILD,
-    sandbox: Sandbox | None = None,
-    zig_cache: Path | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    memory: int | None = DEFAULT_MEMORY,
-    processes: int | None = DEFAULT_PROCESSES,
+    setup: BuildSetup = BuildSetup(),  # noqa: B008 (frozen: one shared default is safe)
     smoke: bool = True,
-    sysroots: Path | None = None,
     python: str | None = None,
 ) -> tuple[Recipe, BuildResult]:
-    """Build one wheel of `sdist` for `target` (by `recipe`, or a fresh one pinned now), in `sandbox` (default:
-    the best one here) under `timeout` seconds, `memory` bytes per process and `processes` processes."""
+    """Build one wheel of `sdist` for `target` (by `recipe`, or a fresh one pinned now), in `setup`'s
+    sandbox (default: the best one here; the store's directory hidden) under its limits: `setup.timeout`
+    seconds, `setup.memory` bytes per process and `setup.processes` processes."""
     workdir = workdir.absolute()
     path = _resolve_sdist(sdist, store, workdir)
-    sandbox = hiding(sandbox if sandbox is not None else detect_sandbox(), _hidden(store, workdir))
-    recipe = recipe or make_recipe(path, target, wheelhouse=wheelhouse, workdir=workdir, sysroots=sysroots,
-                                   sandbox=sandbox, timeout=timeout, memory=memory, processes=processes,
-                                   python=python)
-    res = build_once(path, recipe, variation, workdir=workdir, wheelhouse=wheelhouse, zig_cache=zig_cache,
-                     sandbox=sandbox, timeout=timeout, memory=memory, processes=processes, smoke=smoke,
-                     sysroots=sysroots)
+    setup = _confined(setup, store, workdir)
+    recipe = recipe or make_recipe(path, target, workdir=workdir, setup=setup, python=python)
+    res = build_once(path, recipe, variation, workdir=workdir, setup=setup, smoke=smoke)
     return recipe, res
 
 
@@ -187,32 +183,27 @@ def verify(
     builds: int = 2,
     workdir: Path,
     store: BlobStore | None = None,
-    wheelhouse: Path | None = None,
+    setup: BuildSetup = BuildSetup(),  # noqa: B008 (frozen: one shared default is safe)
     variations: Sequence[Variation] = VARIATIONS,
-    sandbox: Sandbox | None = None,
-    zig_cache: Path | None = None,
     published: Mapping[str, Path] | None = None,
     stored_digests: Mapping[str, str] | None = None,
     diffoscope: bool = True,
-    timeout: float = DEFAULT_TIMEOUT,
-    memory: int | None = DEFAULT_MEMORY,
-    processes: int | None = DEFAULT_PROCESSES,
     progress: Callable[[str], None] | None = None,
     clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
-    sysroots: Path | None = None,
     python: str | None = None,
 ) -> list[VerificationRecord]:
     """Build `sdist` `builds` times per target under varied conditions and grade each target.
 
     `published` maps a target to the wheel the index published for it; `stored_digests` maps a target to
-    the digest of the wheel already on record for this recipe. The sdist's code runs in `sandbox` (default:
-    the best one here; the store's directory hidden) under `timeout` seconds, `memory` bytes per process and
-    `processes` processes per build. `python` is the CPython version to build for (default: the host's;
+    the digest of the wheel already on record for this recipe. The sdist's code runs in `setup`'s sandbox
+    (default: the best one here; the store's directory hidden) under its limits: `setup.timeout` seconds,
+    `setup.memory` bytes per process and `setup.processes` processes per build; `setup` also names the
+    wheelhouse, zig cache and sysroots. `python` is the CPython version to build for (default: the host's;
     `verifier.PYTHONS` lists the others). Returns one record per target."""
     workdir = workdir.absolute()
     say = progress or (lambda _msg: None)
     path = _resolve_sdist(sdist, store, workdir)
-    sandbox = hiding(sandbox if sandbox is not None else detect_sandbox(), _hidden(store, workdir))
+    setup = _confined(setup, store, workdir)
     records = []
     for target in targets:
         t = get_target(target)
@@ -221,14 +212,11 @@ def verify(
         if tdir.exists():
             shutil.rmtree(tdir)
         tdir.mkdir(parents=True)
-        recipe = make_recipe(path, t, wheelhouse=wheelhouse, workdir=tdir, sysroots=sysroots, sandbox=sandbox,
-                             timeout=timeout, memory=memory, processes=processes, python=python)
+        recipe = make_recipe(path, t, workdir=tdir, setup=setup, python=python)
         results = []
         for v in variations_for(builds, variations):
             say(f"{path.name} [{t.name}] build {v.name!r}...")
-            res = build_once(path, recipe, v, workdir=tdir, wheelhouse=wheelhouse, zig_cache=zig_cache,
-                             sandbox=sandbox, timeout=timeout, memory=memory, processes=processes,
-                             sysroots=sysroots)
+            res = build_once(path, recipe, v, workdir=tdir, setup=setup)
             say(f"{path.name} [{t.name}] build {v.name!r}: {'ok' if res.ok else res.failure} ({res.seconds:.1f} s)")
             results.append(res)
         outcomes = [BuildOutcome(r.variation, r.ok, r.infra_failure, r.failure, r.blake3, _members(r)) for r in results]

@@ -4,10 +4,11 @@ keep the records and the pinned build dependencies, and store the wheels (origin
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..build.build import BuildSetup
 from ..build.wheelhouse import default_wheelhouse, keep_build_deps
 from ..grading.verification import keep_records, verify
 from ..toolchain.targets import DEFAULT_TARGET
@@ -63,16 +64,19 @@ def _wheel_path(workdir: Path, record: Any) -> Path | None:
 
 
 def build_all(store: Any, targets: Sequence[str] = (DEFAULT_TARGET,), *, workdir: Path, builds: int = 2,
-              wheelhouse: Path | None = None, zig_cache: Path | None = None, projects: Sequence[str] = (),
-              progress: Callable[[str], None] | None = None, **verify_kw: Any) -> list[CanonicalBuild]:
-    """Rebuild and grade every sdist of ``store`` (or of ``projects``) for ``targets``."""
-    wheelhouse = (wheelhouse or default_wheelhouse()).absolute()
+              setup: BuildSetup = BuildSetup(),  # noqa: B008 (frozen: one shared default is safe)
+              projects: Sequence[str] = (), progress: Callable[[str], None] | None = None,
+              **verify_kw: Any) -> list[CanonicalBuild]:
+    """Rebuild and grade every sdist of ``store`` (or of ``projects``) for ``targets``; ``setup`` is what
+    every build shares (sandbox, limits, wheelhouse, zig cache, sysroots)."""
+    wheelhouse = (setup.wheelhouse or default_wheelhouse()).absolute()
+    setup = replace(setup, wheelhouse=wheelhouse)
     sdists = [f for f in store.ls(kind="sdist") if not projects or f.project in projects]
     out: list[CanonicalBuild] = []
     for sd in sdists:
         work = workdir.absolute() / sd.filename
-        records = verify(sd.filename, targets, builds=builds, workdir=work, store=store, wheelhouse=wheelhouse,
-                         zig_cache=zig_cache, progress=progress, **verify_kw)
+        records = verify(sd.filename, targets, builds=builds, workdir=work, store=store, setup=setup,
+                         progress=progress, **verify_kw)
         for rec in records:
             keep_build_deps(store, rec.recipe, wheelhouse)
         keep_records(store, records)

@@ -19,7 +19,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from casstore import hash_file
 
-from ..build.build import python_tag
+from ..build.build import BuildSetup, python_tag
 from ..errors import VerifierError
 from ..grading.verification import verify
 from ..toolchain.targets import get_target
@@ -295,7 +295,7 @@ def run_nightly(
     executor: concurrent.futures.Executor | None = None,
     force: bool = False,
     keep_wheels: bool = True,
-    wheelhouse: Path | None = None,
+    setup: BuildSetup = BuildSetup(),  # noqa: B008 (frozen: one shared default is safe)
     clock: Clock = _utcnow,
     on_plan: Callable[[int, int], None] | None = None,
     on_done: Callable[[dict[str, Any], str], None] | None = None,
@@ -306,8 +306,8 @@ def run_nightly(
     one starts (`new` always starts one). `on_plan(total, already_done)` is called once before building;
     `on_done(record, how)` once per pair, `how` being "built", "resumed", "reused" or "error". With
     `keep_wheels`, the rebuilt wheel of each reproducible pair (and its build dependencies) goes into the
-    store, where eviction can use it.
-    `verify_kw` goes to `verify` (builds, variations, zig_cache, sandbox, diffoscope, timeout...)."""
+    store, where eviction can use it. `setup` is what every build shares (sandbox, limits, wheelhouse, zig
+    cache, sysroots); `verify_kw` goes to `verify` (builds, variations, diffoscope...)."""
     t0 = time.monotonic()
     for t in targets:
         get_target(t)  # unknown targets fail here, not in a worker
@@ -327,7 +327,8 @@ def run_nightly(
             if not r.get("nightly_error")}
     jobs = [Job(s, t) for s in sdists for t in targets]
     env = environment()
-    wh = (wheelhouse or Path(os.environ.get("VERIFIER_WHEELHOUSE", ".cache/wheelhouse"))).absolute()
+    wh = (setup.wheelhouse or Path(os.environ.get("VERIFIER_WHEELHOUSE", ".cache/wheelhouse"))).absolute()
+    setup = replace(setup, wheelhouse=wh)
     digests = {s: str(hash_file(s).digest()) for s in sdists}
     for s in sdists:  # the store keeps every sdist it grades (sdists are never evicted)
         if not store.has(s.name):
@@ -359,7 +360,7 @@ def run_nightly(
     try:
         futures = {
             pool.submit(verify, job.sdist, (job.target,), workdir=path / "work" / job.sdist.name,
-                        wheelhouse=wh, **verify_kw): job
+                        setup=setup, **verify_kw): job
             for job in todo
         }
         for fut in concurrent.futures.as_completed(futures):

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from ..build.build import REBUILD
+from ..build.build import REBUILD, BuildSetup
 from ..errors import VerifierError
 from ..exec.command import DEFAULT_TIMEOUT
 from ..exec.detect import detect_sandbox
@@ -97,12 +97,11 @@ def rebuild(store: Any, sdist: str, targets: tuple[str, ...], workdir: Path, whe
             put: bool, as_json: bool, timeout: float, processes: int, python: str) -> None:
     """Rebuild wheels of SDIST (a path, or a filename or digest in the store) with Zig."""
     results = []
-    sandbox = _sandbox()
+    setup = BuildSetup(sandbox=_sandbox(), wheelhouse=wheelhouse, timeout=timeout, processes=processes)
     try:
         for t in targets:
             click.echo(f"rebuilding {sdist} for {t}...", err=True)
-            recipe, res = _rebuild(sdist, t, workdir=workdir / t, store=store, wheelhouse=wheelhouse,
-                                   variation=REBUILD, sandbox=sandbox, timeout=timeout, processes=processes,
+            recipe, res = _rebuild(sdist, t, workdir=workdir / t, store=store, variation=REBUILD, setup=setup,
                                    python=python)
             entry: dict[str, Any] = {"target": t, "recipe": recipe.to_json(), "recipe_digest": recipe.digest,
                                      "ok": res.ok, "failure": res.failure, "log": str(res.log),
@@ -144,12 +143,12 @@ def verify(store: Any, sdists: tuple[str, ...], targets: tuple[str, ...], builds
            python: str) -> None:
     """Build each SDIST several times per target under varied conditions and grade it."""
     records: list[VerificationRecord] = []
-    sandbox = _sandbox()
+    setup = BuildSetup(sandbox=_sandbox(), wheelhouse=wheelhouse, timeout=timeout, processes=processes)
     try:
         for i, sdist in enumerate(sdists):
             records += _verify(sdist, targets, builds=builds, workdir=workdir / f"verify-{i}", store=store,
-                               wheelhouse=wheelhouse, diffoscope=not no_diffoscope, sandbox=sandbox, timeout=timeout,
-                               processes=processes, python=python, progress=lambda m: click.echo(m, err=True))
+                               setup=setup, diffoscope=not no_diffoscope, python=python,
+                               progress=lambda m: click.echo(m, err=True))
     except VerifierError as e:
         raise click.ClickException(str(e)) from None
     stored = keep_records(store, records)

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..build.build import BuildSetup
 from ..errors import VerifierError
 from ..exec.detect import detect_sandbox
 from ..nightly.nightly import (
@@ -116,9 +117,9 @@ def nightly(store: Any, sdists: tuple[str, ...], all_: bool, projects: tuple[str
             with progress:
                 result = run_nightly(
                     store, paths, targets, runs_dir=runs_dir, run=run_name, new=new, executor=executor, force=force,
-                    wheelhouse=wheelhouse.absolute(), on_plan=on_plan, on_done=on_done, builds=builds,
-                    zig_cache=zig_cache.absolute() if zig_cache else None, sandbox=detect_sandbox(),
-                    diffoscope=not no_diffoscope,
+                    setup=BuildSetup(sandbox=detect_sandbox(), wheelhouse=wheelhouse.absolute(),
+                                     zig_cache=zig_cache.absolute() if zig_cache else None),
+                    on_plan=on_plan, on_done=on_done, builds=builds, diffoscope=not no_diffoscope,
                 )
         except KeyboardInterrupt:
             raise click.ClickException(f"interrupted; finished pairs are kept in {runs_dir}: run the same command "

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..build.build import VARIATIONS
+from ..build.build import VARIATIONS, BuildSetup
 
 __all__ = ["TOUR_TARGETS", "tour"]
 
@@ -53,7 +53,7 @@ def tour(store: Any, say: Callable[[str], None], cache: Path) -> None:
     warm = tuple(replace(v, cold_cache=False) for v in VARIATIONS)
     t0 = time.monotonic()
     night = run_nightly(store, paths, TOUR_TARGETS, runs_dir=work / "runs", new=True,
-                        wheelhouse=default_wheelhouse(), zig_cache=Path(".cache/zig").absolute(),
+                        setup=BuildSetup(wheelhouse=default_wheelhouse(), zig_cache=Path(".cache/zig").absolute()),
                         variations=warm, diffoscope=True,
                         on_done=lambda r, how: say(f"   {r['recipe']['sdist_filename']} "
                                                    f"[{r['recipe']['target']}]: {r['grade']} ({how})"))

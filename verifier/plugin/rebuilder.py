@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..build.build import REBUILD
+from ..build.build import REBUILD, BuildSetup
 from ..build.wheelhouse import wheelhouse_from_store
 from ..errors import BuildFailed, InvalidTarget
 from ..exec.sandbox import Sandbox
@@ -39,9 +39,9 @@ class ZigRebuilder:
             recipe = Recipe.from_json(recipe.get("recipe", recipe))
         work = self.workdir / recipe.digest.removeprefix("blake3:")[:16]
         wheelhouse = wheelhouse_from_store(store, recipe, work / "wheelhouse")
+        setup = BuildSetup(sandbox=self.sandbox, wheelhouse=wheelhouse, zig_cache=self.zig_cache)
         _, res = rebuild(recipe.sdist_blake3, recipe.target, workdir=work, store=store, recipe=recipe,
-                         wheelhouse=wheelhouse, variation=REBUILD, sandbox=self.sandbox, zig_cache=self.zig_cache,
-                         smoke=False)
+                         variation=REBUILD, setup=setup, smoke=False)
         if not res.ok or res.wheel is None:
             raise BuildFailed(f"rebuild of {recipe.sdist_filename!r} for {recipe.target} failed: {res.failure}", res.log)
         dest_dir.mkdir(parents=True, exist_ok=True)
