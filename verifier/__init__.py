@@ -1,6 +1,10 @@
 """Rebuild wheels from sdists with Zig, in isolated sandboxed environments, and grade them.
 
-Public API; everything else is private. casstore never imports this package."""
+Public API: what this module exports; the subpackages are the rooms it is built from, bottom up (each
+imports only those below it, and the shared ``record`` and ``errors``): ``exec`` (running the sdist's
+code: subprocesses, sandboxes, limits) → ``toolchain`` (targets, CPython versions, Zig, sysroots) →
+``build`` (one build) → ``grading`` (rebuild, verify, grade, explain) → ``nightly`` (runs, build-all,
+reports) → ``plugin`` (the entry points casstore loads). casstore never imports this package."""
 
 from .build.build import REBUILD, VARIATIONS, BuildResult, BuildSetup, Variation, make_recipe
 from .build.wheelhouse import keep_build_deps, wheelhouse_from_store

@@ -74,7 +74,7 @@ def test_musl_needs_libc_musl_and_auditwheel_agrees(target, tmp_path, wheelhouse
     wheel = Path(b.log_path or "").parents[1] / "out" / (b.wheel_filename or "")
     deps = needed(_so(wheel))
     assert f"libc.musl-{arch}.so.1" in deps and "libc.so" not in deps
-    assert b.smoke == "ok"  # imported by the musl CPython built here (_muslpython.py), under qemu for aarch64
+    assert b.smoke == "ok"  # imported by the musl CPython built here (toolchain/muslpython.py), under qemu for aarch64
     assert "OK tinymusl._speed" in Path(b.log_path or "").read_text()
 
 

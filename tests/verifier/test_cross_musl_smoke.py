@@ -1,5 +1,5 @@
 """musllinux results imported on their target: a musl CPython 3.11 built here with zig from Debian's
-python3.11 source (verifier/_muslpython.py, cached under .cache/sysroots), run through Debian's musl loader
+python3.11 source (verifier/toolchain/muslpython.py, cached under .cache/sysroots), run through Debian's musl loader
 on x86_64 and under qemu-aarch64-static for aarch64. The first run builds the interpreter (minutes)."""
 
 from __future__ import annotations

@@ -41,7 +41,9 @@ from .smoke import (
 from .wheel import extension_modules, parse_wheel_name, retag
 from .wheelhouse import default_wheelhouse, fetch, install, lock
 
-__all__ = ["REBUILD", "VARIATIONS", "BuildResult", "BuildSetup", "Variation", "build_once", "make_recipe", "python_tag"]
+__all__ = [
+    "REBUILD", "VARIATIONS", "BuildResult", "BuildSetup", "Variation", "build_once", "make_recipe", "python_tag",
+]
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,8 @@ def make_recipe(
     if launcher:
         launcher.unlink()
     return Recipe(
-        sdist_filename=sdist.name, sdist_sha256=digests.sha256(), sdist_blake3=str(digests.digest()), target=t.name,
+        sdist_filename=sdist.name, sdist_sha256=digests.sha256(), sdist_blake3=str(digests.digest()),
+        target=t.name,
         python=f"cpython-{base.python_version}" if base else
         f"{platform.python_implementation().lower()}-{platform.python_version()}",
         python_tag=py.tag, zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
@@ -378,7 +381,7 @@ def _stopped(r: RunResult) -> str:
 
 
 def _musl_python_for(target: Target, py: PythonSource, sysroots: Path | None) -> MuslPython | None:
-    """The musl CPython that imports a musl result (built here once, then cached: _muslpython.py); None for
+    """The musl CPython that imports a musl result (built once, then cached: toolchain/muslpython.py); None for
     glibc targets and for Python versions no musl CPython is built for."""
     if target.libc != "musl" or py.version != MUSL_PYTHON_VERSION:
         return None

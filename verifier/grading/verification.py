@@ -1,4 +1,5 @@
-"""Orchestration: rebuild and verify. Decisions are made by pure modules; this one wires them to I/O."""
+"""Orchestration: rebuild and verify. Decisions are made by pure modules; this one wires them to I/O,
+including what they need from a casstore store (`BlobStore`, duck-typed) and `keep_records`."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Canonical builds: for each sdist in a store, build the wheels of a target matrix, grade them,
-keep the records and the pinned build dependencies, and store the wheels (origin "rebuilt")."""
+"""Build-all (``casstore build-all``), the store's canonical builds: for each sdist in a store, build the
+wheels of a target matrix, grade them, keep the records and the pinned build dependencies, and store the
+wheels (origin "rebuilt")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rendering the report model (``_report.Report``): a self-contained HTML page (inline CSS and an inline
+"""Rendering the report model (``report.Report``): a self-contained HTML page (inline CSS and an inline
 SVG trend chart drawn by matplotlib), Markdown, and JSON that reads back into the same model."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The nightly report as data: one model, built by pure code from verification records (JSON dicts,
-schema ``casstore.verification/1``) of one or more nights; rendered separately (``_render``) to HTML,
+schema ``casstore.verification/1``) of one or more nights; rendered separately (``render``) to HTML,
 Markdown and JSON, and read back from JSON.
 
 Nothing here does I/O. The caller gathers the nights (run directories), the store's wheels and the

@@ -6,7 +6,7 @@ under the cache (`-o APT::Architectures=ARCH -o Dir::State=...`), so the host's 
 changed (no `dpkg --add-architecture`), and unpacked with `dpkg-deb -x`. A sysroot is built once per
 architecture into a temporary directory, then renamed into place; a `stamp.json` lists the .deb files.
 
-Another CPython version (`_pythons.py`) comes from another Debian suite (3.13: trixie), through a private
+Another CPython version (`pythons.py`) comes from another Debian suite (3.13: trixie), through a private
 sources.list as well (`Dir::Etc::SourceList`), into `<suite>-<arch>/`. Such a sysroot for the host's own
 architecture also provides the build interpreter: its `python3.X` run through the sysroot's own dynamic
 loader (`ld.so --library-path`), since the suite's libc is newer than the host's."""

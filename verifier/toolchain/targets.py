@@ -76,7 +76,7 @@ def _musl(arch: str) -> Target:
 
 
 # The only place targets are defined. The gnu rows are smoke-tested under qemu with Debian's Python for
-# the architecture; musl rows with a musl CPython 3.11 built here with zig (_muslpython.py, docs/verifier.md).
+# the architecture; musl rows with a musl CPython 3.11 built here with zig (muslpython.py, docs/verifier.md).
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in (
