@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import multiprocessing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,15 @@ from ..record import VerificationRecord
 from ..toolchain.targets import DEFAULT_TARGET
 from .verification import verify
 
-__all__ = ["verify_many"]
+__all__ = ["local_pool", "verify_many"]
+
+
+def local_pool(workers: int = 2) -> concurrent.futures.ProcessPoolExecutor:
+    """A local process pool whose workers start from a fresh interpreter (forkserver), not as forks of
+    this process: casstore's Hasher hashes on a thread pool (BLAKE3, all threads), and a forked worker
+    that hashes a large file after its parent did waits forever for threads it does not have."""
+    return concurrent.futures.ProcessPoolExecutor(max_workers=workers,
+                                                  mp_context=multiprocessing.get_context("forkserver"))
 
 
 def verify_many(
@@ -28,7 +37,7 @@ def verify_many(
 
     One sdist's failure (any exception) is its result and does not stop the batch."""
     own = executor is None
-    pool = executor or concurrent.futures.ProcessPoolExecutor(max_workers=2)
+    pool = executor or local_pool(2)
     workdir = workdir.absolute()
     try:
         futures = {

@@ -29,6 +29,7 @@ from casstore import hash_file
 
 from ..build.build import BuildSetup, python_tag
 from ..errors import VerifierError
+from ..grading.batch import local_pool
 from ..grading.verification import verify
 from ..toolchain.targets import get_target
 from ..toolchain.zig import ZIG_VERSION
@@ -234,7 +235,7 @@ def make_executor(scheduler: str | None = None, workers: int = 2) -> tuple[concu
     """(executor, close): a local process pool, or a Dask cluster's executor at `scheduler`
     (``tcp://HOST:PORT``). Nothing else differs between the two."""
     if scheduler is None:
-        pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers)
+        pool = local_pool(workers)
         return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
     try:
         from distributed import Client
@@ -356,7 +357,7 @@ def run_nightly(
         todo.append(job)
 
     own = executor is None
-    pool = executor or concurrent.futures.ProcessPoolExecutor(max_workers=2)
+    pool = executor or local_pool(2)
     try:
         futures = {
             pool.submit(verify, job.sdist, (job.target,), workdir=path / "work" / job.sdist.name,
