@@ -25,9 +25,9 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import corpus  # noqa: E402
+import corpus
 
-from casstore import open_store  # noqa: E402
+from casstore import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ROOT / ".ci" / "services"

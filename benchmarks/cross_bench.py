@@ -34,11 +34,11 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.rebuild_bench import gcc_wheel
 from tests.verifier.pypi import fetch_sdist
-from verifier import TARGETS, VARIATIONS, detect_sandbox, get_python, get_target, make_recipe
-from verifier._build import _smoke, _sysroot_for, build_once
-from verifier._run import run
-from verifier._sdist import extract_sdist
-from verifier._sysroot import ensure_sysroot, find_qemu
+from verifier import TARGETS, VARIATIONS, BuildSetup, detect_sandbox, get_python, get_target, make_recipe
+from verifier.build.build import _smoke, _sysroot_for, build_once
+from verifier.build.sdist import extract_sdist
+from verifier.exec.command import run
+from verifier.toolchain.sysroot import ensure_sysroot, find_qemu
 
 CACHE = REPO / ".cache"
 
@@ -110,11 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         for tname, pyv in plan:
             tdir = work / f"{tname}-{pyv}"
             t, py = get_target(tname), get_python(pyv)
-            recipe = make_recipe(sdist, tname, wheelhouse=wheelhouse, workdir=tdir, sysroots=sysroots, python=pyv)
-            build_once(sdist, recipe, warm, workdir=tdir / "prime", wheelhouse=wheelhouse, zig_cache=zig_cache,
-                       sandbox=sandbox, sysroots=sysroots, smoke=False)
-            b = build_once(sdist, recipe, warm, workdir=tdir / "b", wheelhouse=wheelhouse, zig_cache=zig_cache,
-                           sandbox=sandbox, sysroots=sysroots, smoke=False)
+            recipe = make_recipe(sdist, tname, setup=BuildSetup(wheelhouse=wheelhouse, sysroots=sysroots), workdir=tdir,
+                                 python=pyv)
+            setup = BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache, sysroots=sysroots)
+            build_once(sdist, recipe, warm, workdir=tdir / "prime", setup=setup, smoke=False)
+            b = build_once(sdist, recipe, warm, workdir=tdir / "b", setup=setup, smoke=False)
             smoke, smoke_s = None, 0.0
             if b.ok and b.wheel is not None:
                 t0 = time.monotonic()

@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from casstore import Store, WheelCache  # noqa: E402
-from tests.verifier.pypi import fetch_sdist  # noqa: E402
-from verifier import VARIATIONS  # noqa: E402
-from verifier._canonical import build_all  # noqa: E402
-from verifier._plugin import zig_rebuilder  # noqa: E402
+from casstore import Store, WheelCache
+from tests.verifier.pypi import fetch_sdist
+from verifier import VARIATIONS, BuildSetup
+from verifier.nightly.build_all import build_all
+from verifier.plugin.rebuilder import zig_rebuilder
 
 DEFAULT = ["markupsafe==2.1.5", "msgpack==1.1.0", "ujson==5.10.0", "simplejson==3.19.3", "wrapt==1.16.0",
            "xxhash==3.5.0", "mmh3==5.0.1", "bitarray==3.0.0", "pyrsistent==0.20.0", "multidict==6.1.0"]
@@ -49,8 +49,9 @@ def main() -> None:
             name, version = spec.split("==")
             store.put(fetch_sdist(name, version, cache))
         t0 = time.monotonic()
-        rows = build_all(store, targets, workdir=Path(tmp) / "work", wheelhouse=cache / "wheelhouse",
-                         zig_cache=cache / "zig", variations=warm, diffoscope=False)
+        rows = build_all(store, targets, workdir=Path(tmp) / "work",
+                         setup=BuildSetup(wheelhouse=cache / "wheelhouse", zig_cache=cache / "zig"),
+                         variations=warm, diffoscope=False)
         build_s = time.monotonic() - t0
         store.gc(grace=-1)
         before = store.stats().stored_bytes

@@ -175,8 +175,8 @@ def check_names(data: bytes) -> None:
 
 
 def check_sdist(data: bytes) -> None:
-    from verifier._errors import InvalidSdist
-    from verifier._sdist import extract_sdist
+    from verifier.build.sdist import extract_sdist
+    from verifier.errors import InvalidSdist
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -208,7 +208,7 @@ def _child(target: str, argv: list[str]) -> None:
     for name in ("zipfile", "tarfile", "gzip"):  # loaded by atheris or importlib.metadata already
         sys.modules.pop(name, None)
     with atheris.instrument_imports(include=["casstore", "verifier", "zipfile", "tarfile", "gzip", "packaging"]):
-        import verifier._sdist  # noqa: F401
+        import verifier.build.sdist  # noqa: F401
     check = CHECKS[target]
     atheris.Setup([sys.argv[0], *argv], check)
     atheris.Fuzz()

@@ -21,9 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.verifier.pypi import fetch_sdist
-from verifier import VARIATIONS, detect_sandbox, make_recipe, verify
-from verifier._build import build_once
-from verifier._run import run
+from verifier import VARIATIONS, BuildSetup, detect_sandbox, make_recipe, verify
+from verifier.build.build import build_once
+from verifier.exec.command import run
 
 PACKAGES = [
     "markupsafe==2.1.5", "msgpack==1.1.0", "ujson==5.10.0", "simplejson==3.19.3", "wrapt==1.16.0",
@@ -48,22 +48,22 @@ def bench(spec: str, cold: bool, wheelhouse: Path, zig_cache: Path) -> dict[str,
     row: dict[str, object] = {"package": spec, "sdist": sdist.name}
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         work = Path(tmp)
-        recipe = make_recipe(sdist, "x86_64-linux-gnu.2.17", wheelhouse=wheelhouse, workdir=work)
+        recipe = make_recipe(sdist, "x86_64-linux-gnu.2.17", setup=BuildSetup(wheelhouse=wheelhouse), workdir=work)
+        setup = BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache)
         ok, gcc_s = gcc_wheel(sdist, work, wheelhouse)
         row["gcc_s"] = round(gcc_s, 2)
         row["gcc_ok"] = ok
         warm = replace(VARIATIONS[0], cold_cache=False)
-        build_once(sdist, recipe, warm, workdir=work / "prime", wheelhouse=wheelhouse, zig_cache=zig_cache,
-                   sandbox=sandbox, smoke=False)  # fills the shared cache for this package's languages
-        t = build_once(sdist, recipe, warm, workdir=work / "warm", wheelhouse=wheelhouse, zig_cache=zig_cache,
-                       sandbox=sandbox, smoke=False)
+        build_once(sdist, recipe, warm, workdir=work / "prime", setup=setup,
+                   smoke=False)  # fills the shared cache for this package's languages
+        t = build_once(sdist, recipe, warm, workdir=work / "warm", setup=setup, smoke=False)
         row["zig_warm_s"], row["zig_ok"] = round(t.seconds, 2), t.ok
         if cold:
-            c = build_once(sdist, recipe, VARIATIONS[0], workdir=work / "cold", wheelhouse=wheelhouse,
-                           sandbox=sandbox, smoke=False)
+            c = build_once(sdist, recipe, VARIATIONS[0], workdir=work / "cold",
+                           setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse), smoke=False)
             row["zig_cold_s"] = round(c.seconds, 2)
         t0 = time.monotonic()
-        (rec,) = verify(sdist, workdir=work / "verify", wheelhouse=wheelhouse, zig_cache=zig_cache, sandbox=sandbox,
+        (rec,) = verify(sdist, workdir=work / "verify", setup=setup,
                         variations=tuple(replace(v, cold_cache=False) for v in VARIATIONS))
         row["verify_s"] = round(time.monotonic() - t0, 2)
         row["grade"] = rec.grade

@@ -30,7 +30,9 @@ import blake3
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus as corpus_mod
 
-from casstore.format import deflate as _deflate, recipe as _recipe, split as _split
+from casstore.format import deflate as _deflate
+from casstore.format import recipe as _recipe
+from casstore.format import split as _split
 from casstore.store.store import Store
 
 MB = 1e6

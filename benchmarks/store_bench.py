@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import resource
 import shutil
@@ -20,16 +21,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import blake3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import corpus as corpus_mod  # noqa: E402
+import corpus as corpus_mod
 
-from casstore.store.store import Store  # noqa: E402
+from casstore.store.store import Store
 
 MB = 1e6
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["fsync_dir", "atomic_writer", "atomic_write_bytes"]
+__all__ = ["atomic_write_bytes", "atomic_writer", "fsync_dir"]
 
 
 def fsync_dir(path: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from .digest import Digest
 
-__all__ = ["FileInfo", "FsckReport", "GcReport", "Stats", "ProjectStats"]
+__all__ = ["FileInfo", "FsckReport", "GcReport", "ProjectStats", "Stats"]
 
 
 @dataclass(frozen=True, slots=True)

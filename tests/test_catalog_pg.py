@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from casstore import Store, StoreFormatError, fsck
-from casstore.catalog import open_catalog
 from casstore.catalog import base as _catalog
+from casstore.catalog import open_catalog
 from casstore.catalog.base import BaseCatalog, CatalogUnavailable
 from casstore.catalog.postgres import PostgresCatalog
 from casstore.catalog.sqlite import Catalog

@@ -17,7 +17,7 @@ def _files(n: int) -> list[tuple[str, bytes]]:
     return [make_wheel("pkg", f"1.{i}", files={"pkg/m.py": f"V = {i}\n".encode() * 2000}) for i in range(n)]
 
 
-def _writer(root: str, start: int, count: int, total: int, q: "mp.Queue[object]") -> None:
+def _writer(root: str, start: int, count: int, total: int, q: mp.Queue[object]) -> None:
     try:
         store = Store.directory(root)
         files = _files(total)
@@ -30,7 +30,7 @@ def _writer(root: str, start: int, count: int, total: int, q: "mp.Queue[object]"
         q.put(f"{type(e).__name__}: {e}")
 
 
-def _collector(root: str, rounds: int, q: "mp.Queue[object]") -> None:
+def _collector(root: str, rounds: int, q: mp.Queue[object]) -> None:
     try:
         store = Store.directory(root)
         for _ in range(rounds):

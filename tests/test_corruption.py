@@ -15,7 +15,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from casstore import CasstoreError, Digest, Store, StoreFormatError, WheelCache, fsck, open_store, recover_catalog
+from casstore import (
+    CasstoreError,
+    Digest,
+    Store,
+    StoreFormatError,
+    WheelCache,
+    fsck,
+    open_store,
+    recover_catalog,
+)
 from casstore.cli.main import main
 from casstore.format.filerecord import RECORD_MAGIC
 

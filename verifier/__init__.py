@@ -1,12 +1,14 @@
 """Rebuild wheels from sdists with Zig, in isolated sandboxed environments, and grade them.
 
-Public API; everything else is private. casstore never imports this package."""
+Public API: what this module exports; the subpackages are the rooms it is built from, bottom up (each
+imports only those below it, and the shared ``record`` and ``errors``): ``exec`` (running the sdist's
+code: subprocesses, sandboxes, limits) → ``toolchain`` (targets, CPython versions, Zig, sysroots) →
+``build`` (one build) → ``grading`` (rebuild, verify, grade, explain) → ``nightly`` (runs, build-all,
+reports) → ``plugin`` (the entry points casstore loads). casstore never imports this package."""
 
-from ._api import BlobStore, rebuild, variations_for, verify
-from ._batch import verify_many
-from ._build import REBUILD, VARIATIONS, BuildResult, Variation, make_recipe
-from ._diff import compare_wheels, published_status, run_diffoscope
-from ._errors import (
+from .build.build import REBUILD, VARIATIONS, BuildResult, BuildSetup, Variation, make_recipe
+from .build.wheelhouse import keep_build_deps, wheelhouse_from_store
+from .errors import (
     BuildFailed,
     InvalidPython,
     InvalidSdist,
@@ -15,8 +17,13 @@ from ._errors import (
     ToolMissing,
     VerifierError,
 )
-from ._grade import BuildOutcome, Grade, grade
-from ._nightly import (
+from .exec.detect import detect_sandbox
+from .exec.sandbox import Bubblewrap, NoSandbox, Sandbox, Unshare
+from .grading.batch import verify_many
+from .grading.diff import compare_wheels, published_status, run_diffoscope
+from .grading.grades import BuildOutcome, Grade, grade
+from .grading.verification import BlobStore, keep_records, rebuild, variations_for, verify
+from .nightly.nightly import (
     NightlyRun,
     is_current,
     load_nights,
@@ -25,18 +32,16 @@ from ._nightly import (
     run_nightly,
     write_report,
 )
-from ._pythons import HOST_PYTHON, PYTHONS, PythonSource, get_python
-from ._rebuilder import ZigRebuilder, keep_build_deps, keep_records, wheelhouse_from_store
-from ._record import RECORD_SCHEMA, BuildRecord, Explanation, Recipe, VerificationRecord
-from ._render import from_json as report_from_json
-from ._render import to_html as report_to_html
-from ._render import to_json as report_to_json
-from ._render import to_markdown as report_to_markdown
-from ._report import GRADES, REPORT_SCHEMA, Night, Report, build_report
-from ._sandbox import Bubblewrap, NoSandbox, Sandbox, Unshare, detect_sandbox
-from ._targets import DEFAULT_TARGET, TARGETS, Target, get_target
-from ._wheelhouse import Pin
-from ._zig import ZIG_VERSION
+from .nightly.render import from_json as report_from_json
+from .nightly.render import to_html as report_to_html
+from .nightly.render import to_json as report_to_json
+from .nightly.render import to_markdown as report_to_markdown
+from .nightly.report import GRADES, REPORT_SCHEMA, Night, Report, build_report
+from .plugin.rebuilder import ZigRebuilder
+from .record import RECORD_SCHEMA, BuildRecord, Explanation, Pin, Recipe, VerificationRecord
+from .toolchain.pythons import HOST_PYTHON, PYTHONS, PythonSource, get_python
+from .toolchain.targets import DEFAULT_TARGET, TARGETS, Target, get_target
+from .toolchain.zig import ZIG_VERSION
 
 __all__ = [
     "DEFAULT_TARGET",
@@ -55,6 +60,7 @@ __all__ = [
     "BuildOutcome",
     "BuildRecord",
     "BuildResult",
+    "BuildSetup",
     "Explanation",
     "Grade",
     "InvalidPython",

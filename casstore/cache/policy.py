@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Candidate", "Eligibility", "Policy", "eligibility", "plan", "MIN_REBUILDS"]
+__all__ = ["MIN_REBUILDS", "Candidate", "Eligibility", "Policy", "eligibility", "plan"]
 
 MIN_REBUILDS = 2
 

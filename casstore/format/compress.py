@@ -6,7 +6,7 @@ from typing import BinaryIO
 
 import zstandard
 
-__all__ = ["Compressor", "decompressing_reader", "compress", "decompress", "DEFAULT_LEVEL"]
+__all__ = ["DEFAULT_LEVEL", "Compressor", "compress", "decompress", "decompressing_reader"]
 
 DEFAULT_LEVEL = 3
 

@@ -16,7 +16,7 @@ from ..digest import Digest
 from ..errors import CasstoreError
 from ..names import parse_filename
 
-__all__ = ["RECORD_FIELDS", "RECORD_MAGIC", "MAX_RECORD", "file_record", "parse_file_record"]
+__all__ = ["MAX_RECORD", "RECORD_FIELDS", "RECORD_MAGIC", "file_record", "parse_file_record"]
 
 RECORD_MAGIC = b"casstore-file-record/1\n"
 RECORD_FIELDS = ("filename", "project", "version", "kind", "tags", "size", "blake3", "sha256", "layout",

@@ -14,9 +14,29 @@ The web stack loads on first use, so that a plain store (a CLI put, a worker pro
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-__all__ = ["ExportReport", "Expected", "FetchFailed", "FetchResult", "SyncReport", "export_index", "fetch",
-           "make_app", "nginx_server", "running", "serve", "sync_mirror", "trusted_digests"]
+if TYPE_CHECKING:
+    from .client import Expected, FetchFailed, FetchResult, fetch, trusted_digests
+    from .export import ExportReport, export_index, nginx_server
+    from .mirror import SyncReport, sync_mirror
+    from .server import make_app, running, serve
+
+__all__ = [
+    "Expected",
+    "ExportReport",
+    "FetchFailed",
+    "FetchResult",
+    "SyncReport",
+    "export_index",
+    "fetch",
+    "make_app",
+    "nginx_server",
+    "running",
+    "serve",
+    "sync_mirror",
+    "trusted_digests",
+]
 
 _LAZY = {
     "ExportReport": "export", "export_index": "export", "nginx_server": "export",

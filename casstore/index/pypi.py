@@ -20,7 +20,7 @@ from ..errors import CasstoreError, ChecksumMismatch
 from ..fsutil import atomic_writer
 from ..names import parse_filename
 
-__all__ = ["RemoteFile", "PYPI_SIMPLE", "list_files", "select", "download"]
+__all__ = ["PYPI_SIMPLE", "RemoteFile", "download", "list_files", "select"]
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
 _ACCEPT = "application/vnd.pypi.simple.v1+json"

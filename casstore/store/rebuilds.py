@@ -7,12 +7,9 @@ table. casstore reads only those fields and never imports the tool that wrote th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import CasstoreError
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["InvalidRecord", "index_fields"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from verifier import cli as vcli
+from verifier.plugin import cli as vcli
 
 from . import sdists
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from verifier import verify
-from verifier._elf import needed
+from verifier import BuildSetup, verify
+from verifier.toolchain.elf import needed
 
 from . import sdists
 from .conftest import CACHE
@@ -25,8 +25,9 @@ needs_qemu = pytest.mark.skipif(shutil.which("qemu-aarch64-static") is None,
 
 
 def _one(sdist: Path, target: str, tmp_path: Path, wheelhouse, zig_cache, sandbox, variations):
-    (rec,) = verify(sdist, [target], workdir=tmp_path / "work", wheelhouse=wheelhouse, zig_cache=zig_cache,
-                    sandbox=sandbox, variations=variations, sysroots=SYSROOTS, diffoscope=False)
+    (rec,) = verify(sdist, [target], workdir=tmp_path / "work",
+                    setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache, sysroots=SYSROOTS),
+                    variations=variations, diffoscope=False)
     return rec
 
 
@@ -73,7 +74,7 @@ def test_musl_needs_libc_musl_and_auditwheel_agrees(target, tmp_path, wheelhouse
     wheel = Path(b.log_path or "").parents[1] / "out" / (b.wheel_filename or "")
     deps = needed(_so(wheel))
     assert f"libc.musl-{arch}.so.1" in deps and "libc.so" not in deps
-    assert b.smoke == "ok"  # imported by the musl CPython built here (_muslpython.py), under qemu for aarch64
+    assert b.smoke == "ok"  # imported by the musl CPython built here (toolchain/muslpython.py), under qemu for aarch64
     assert "OK tinymusl._speed" in Path(b.log_path or "").read_text()
 
 

@@ -1,5 +1,5 @@
 """musllinux results imported on their target: a musl CPython 3.11 built here with zig from Debian's
-python3.11 source (verifier/_muslpython.py, cached under .cache/sysroots), run through Debian's musl loader
+python3.11 source (verifier/toolchain/muslpython.py, cached under .cache/sysroots), run through Debian's musl loader
 on x86_64 and under qemu-aarch64-static for aarch64. The first run builds the interpreter (minutes)."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from verifier import verify
-from verifier._elf import interpreter, needed
-from verifier._muslpython import MuslPython, ensure_musl_python, musl_python_key
-from verifier._run import run
-from verifier._smoke import sysroot_smoke_test
-from verifier._zig import find_zig
+from verifier import BuildSetup, verify
+from verifier.build.smoke import sysroot_smoke_test
+from verifier.exec.command import run
+from verifier.toolchain.elf import interpreter, needed
+from verifier.toolchain.muslpython import MuslPython, ensure_musl_python, musl_python_key
+from verifier.toolchain.zig import find_zig
 
 from .conftest import CACHE
 from .pypi import fetch_published_wheel, fetch_sdist
@@ -123,8 +123,8 @@ def test_markupsafe_musl_imports_under_musl_cpython(arch, tmp_path, wheelhouse, 
     """A real sdist rebuilt for musllinux and imported on its target: natively through the musl loader for
     x86_64, under qemu-aarch64-static for aarch64 (the verifier builds the interpreter on first use)."""
     (rec,) = verify(fetch_sdist("markupsafe", "2.1.5", CACHE), [f"{arch}-linux-musl"], workdir=tmp_path / "work",
-                    wheelhouse=wheelhouse, zig_cache=zig_cache, sandbox=sandbox, variations=warm_variations,
-                    sysroots=SYSROOTS, diffoscope=False)
+                    setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache, sysroots=SYSROOTS),
+                    variations=warm_variations, diffoscope=False)
     assert rec.grade == "reproducible", rec.reasons
     b = rec.builds[0]
     assert (b.wheel_filename or "").lower() == f"markupsafe-2.1.5-cp311-cp311-musllinux_1_2_{arch}.whl"

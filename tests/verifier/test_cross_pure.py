@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from verifier import TARGETS, get_target
-from verifier._cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
-from verifier._elf import needed
-from verifier._smoke import smoke_passed
-from verifier._sysroot import read_sysconfigdata
-from verifier._targets import is_native
+from verifier.build.smoke import smoke_passed
+from verifier.toolchain.cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
+from verifier.toolchain.elf import needed
+from verifier.toolchain.sysroot import read_sysconfigdata
+from verifier.toolchain.targets import is_native
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from verifier import PYTHONS, TARGETS, InvalidPython, Recipe, VerifierError, get_python, verify
-from verifier._build import _build_python
-from verifier._run import run
-from verifier._smoke import smoke_test, sysroot_smoke_test
-from verifier._sysroot import ensure_sysroot
+from verifier import PYTHONS, TARGETS, BuildSetup, InvalidPython, Recipe, VerifierError, get_python, verify
+from verifier.build.build import _build_python
+from verifier.build.smoke import smoke_test, sysroot_smoke_test
+from verifier.exec.command import run
+from verifier.toolchain.sysroot import ensure_sysroot
 
 from .conftest import CACHE
 from .pypi import fetch_sdist
@@ -68,9 +68,9 @@ def test_markupsafe_cp313(target, builds, tmp_path, wheelhouse, zig_cache, sandb
         pytest.skip("Debian package qemu-user-static missing")
     t = TARGETS[target]
     sdist = fetch_sdist("markupsafe", "2.1.5", CACHE)
-    (rec,) = verify(sdist, [target], workdir=tmp_path / "work", wheelhouse=wheelhouse, zig_cache=zig_cache,
-                    sandbox=sandbox, variations=warm_variations[:builds], sysroots=SYSROOTS, diffoscope=False,
-                    python="3.13")
+    (rec,) = verify(sdist, [target], workdir=tmp_path / "work",
+                    setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache, sysroots=SYSROOTS),
+                    variations=warm_variations[:builds], diffoscope=False, python="3.13")
     assert rec.grade == "reproducible", (rec.reasons, rec.explanation)
     r = rec.recipe
     assert (r.python_tag, r.python.startswith("cpython-3.13.")) == ("cp313", True)
@@ -100,8 +100,9 @@ def test_a_cp311_module_does_not_import_on_trixie_python(tmp_path, wheelhouse, z
                                                          warm_variations) -> None:
     """The sysroot smoke test is a real check: 3.13 rejects a 3.11 extension module (another suffix)."""
     sdist = fetch_sdist("markupsafe", "2.1.5", CACHE)
-    (rec,) = verify(sdist, ["x86_64-linux-gnu.2.17"], workdir=tmp_path / "work", wheelhouse=wheelhouse,
-                    zig_cache=zig_cache, sandbox=sandbox, variations=warm_variations[:1], diffoscope=False)
+    (rec,) = verify(sdist, ["x86_64-linux-gnu.2.17"], workdir=tmp_path / "work",
+                    setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache),
+                    variations=warm_variations[:1], diffoscope=False)
     b = rec.builds[0]
     assert rec.recipe.python_tag == "cp311" and "build_python" not in rec.recipe.to_json()
     wheel = Path(b.log_path or "").parents[1] / "out" / (b.wheel_filename or "")
@@ -125,9 +126,9 @@ def test_riscv64_cp313_imports_under_qemu(tmp_path, wheelhouse, zig_cache, sandb
     if shutil.which("qemu-riscv64-static") is None:
         pytest.skip("Debian package qemu-user-static missing")
     sdist = fetch_sdist("markupsafe", "2.1.5", CACHE)
-    (rec,) = verify(sdist, ["riscv64-linux-gnu.2.31"], workdir=tmp_path / "work", wheelhouse=wheelhouse,
-                    zig_cache=zig_cache, sandbox=sandbox, variations=warm_variations[:1], sysroots=SYSROOTS,
-                    diffoscope=False, python="3.13")
+    (rec,) = verify(sdist, ["riscv64-linux-gnu.2.31"], workdir=tmp_path / "work",
+                    setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache, sysroots=SYSROOTS),
+                    variations=warm_variations[:1], diffoscope=False, python="3.13")
     assert rec.grade == "reproducible", (rec.reasons, rec.explanation)
     b = rec.builds[0]
     assert (b.wheel_filename or "").lower() == "markupsafe-2.1.5-cp313-cp313-manylinux_2_31_riscv64.whl"
@@ -139,7 +140,7 @@ def test_riscv64_cp313_imports_under_qemu(tmp_path, wheelhouse, zig_cache, sandb
 def test_cli_refuses_an_unknown_python_in_one_line(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from verifier import cli as vcli
+    from verifier.plugin import cli as vcli
 
     r = CliRunner().invoke(vcli.rebuild, ["x.tar.gz", "--python", "2.7", "--workdir", str(tmp_path)])
     assert r.exit_code == 2 and "'2.7' is not one of '3.11', '3.13'" in r.output and "Traceback" not in r.output
@@ -153,7 +154,7 @@ def test_cli_rebuild_for_cp313(tmp_path: Path, wheelhouse: Path) -> None:
     from click.testing import CliRunner
 
     casstore_cli = pytest.importorskip("casstore.cli")
-    from verifier import cli as vcli
+    from verifier.plugin import cli as vcli
 
     group = casstore_cli.cli
     group.add_command(vcli.rebuild, "rebuild")

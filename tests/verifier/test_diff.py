@@ -3,7 +3,7 @@ import zipfile
 from pathlib import Path
 
 from verifier import compare_wheels, published_status
-from verifier._diff import classify_content
+from verifier.grading.diff import classify_content
 
 from .test_wheel import make_wheel
 

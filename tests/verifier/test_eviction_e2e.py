@@ -17,8 +17,9 @@ from casstore import ReconstructionFailed, Store, WheelCache, fsck, open_store
 from casstore.index import make_app, running
 from tests.test_server_clients import clean_env
 from tests.verifier.conftest import CACHE
-from verifier._canonical import build_all
-from verifier._plugin import zig_rebuilder
+from verifier import BuildSetup
+from verifier.nightly.build_all import build_all
+from verifier.plugin.rebuilder import zig_rebuilder
 
 from .pypi import fetch_sdist
 from .sdists import timestamp_sdist
@@ -61,7 +62,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path, zig_cache:
     store = open_store(tmp / "store", rebuilder=rebuilder)
     store.put(fetch_sdist("markupsafe", "2.1.5", CACHE))
     store.put(timestamp_sdist(tmp / "src"))
-    rows = build_all(store, TARGETS, workdir=tmp / "work", wheelhouse=wheelhouse, zig_cache=zig_cache,
+    rows = build_all(store, TARGETS, workdir=tmp / "work", setup=BuildSetup(wheelhouse=wheelhouse, zig_cache=zig_cache),
                      variations=warm_variations, diffoscope=False)
     return store, rebuilder, rows
 

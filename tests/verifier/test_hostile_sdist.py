@@ -14,7 +14,7 @@ import pytest
 
 from tests import hostile as h
 from verifier import InvalidSdist
-from verifier._sdist import MAX_UNPACKED, extract_sdist, sdist_epoch
+from verifier.build.sdist import MAX_UNPACKED, extract_sdist, sdist_epoch
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -144,7 +144,7 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     from tests import hostile as h
     from verifier import InvalidSdist
-    from verifier._sdist import extract_sdist
+    from verifier.build.sdist import extract_sdist
 
     def hwm():
         for line in open("/proc/self/status"):

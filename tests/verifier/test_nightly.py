@@ -10,8 +10,16 @@ from pathlib import Path
 import pytest
 
 from casstore import Store
-from verifier import VerifierError, is_current, load_nights, make_report, run_nightly, write_report
-from verifier._nightly import environment
+from verifier import (
+    BuildSetup,
+    VerifierError,
+    is_current,
+    load_nights,
+    make_report,
+    run_nightly,
+    write_report,
+)
+from verifier.nightly.nightly import environment
 
 from . import sdists
 from .records import make_record
@@ -48,8 +56,8 @@ def test_nightly_resumes_reuses_and_reports(tmp_path: Path, wheelhouse, zig_cach
     store = Store.directory(tmp_path / "store")
     src = [sdists.c_sdist(tmp_path / "src"), sdists.timestamp_sdist(tmp_path / "src")]
     runs = tmp_path / "runs"
-    kw = {"runs_dir": runs, "wheelhouse": wheelhouse, "zig_cache": zig_cache, "sandbox": sandbox, "variations": warm_variations,
-              "diffoscope": False}
+    kw = {"runs_dir": runs, "setup": BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache),
+          "variations": warm_variations, "diffoscope": False}
 
     def kill_after_first(rec: dict, how: str) -> None:
         if how == "built":
@@ -99,7 +107,7 @@ def test_nightly_resumes_reuses_and_reports(tmp_path: Path, wheelhouse, zig_cach
 @pytest.mark.slow
 def test_requirements_are_fetched_into_the_store() -> None:
     """Requirement lines pick the newest matching sdist on PyPI (cached under .cache/, then offline)."""
-    from verifier._nightly import sdists_from_requirements
+    from verifier.nightly.nightly import sdists_from_requirements
 
     from .conftest import CACHE
 
@@ -111,7 +119,7 @@ def test_requirements_are_fetched_into_the_store() -> None:
 
 
 def test_sdists_from_store_by_project(tmp_path: Path) -> None:
-    from verifier._nightly import sdists_from_store
+    from verifier.nightly.nightly import sdists_from_store
 
     store = Store.memory()
     for sd in (sdists.c_sdist(tmp_path / "src"), sdists.cxx_sdist(tmp_path / "src")):

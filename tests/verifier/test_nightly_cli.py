@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from verifier import cli_nightly, report_from_json
-from verifier._nightly import RUN_SCHEMA
+from verifier import report_from_json
+from verifier.nightly.nightly import RUN_SCHEMA
+from verifier.plugin import cli_nightly
 
 from . import sdists
 from .records import make_record
@@ -91,5 +92,5 @@ def test_commands_are_registered_as_entry_points() -> None:
     from importlib.metadata import entry_points
 
     eps = {ep.name: ep.value for ep in entry_points(group="casstore.commands")}
-    assert eps.get("nightly") == "verifier.cli_nightly:nightly"
-    assert eps.get("report") == "verifier.cli_nightly:report"
+    assert eps.get("nightly") == "verifier.plugin.cli_nightly:nightly"
+    assert eps.get("report") == "verifier.plugin.cli_nightly:report"

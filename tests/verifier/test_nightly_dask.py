@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from casstore import Store
-from verifier import make_executor, run_nightly
+from verifier import BuildSetup, make_executor, run_nightly
 
 from . import sdists
 from .conftest import REPO
@@ -85,8 +85,9 @@ def test_nightly_on_a_two_worker_dask_cluster(cluster: str, tmp_path: Path, whee
     executor, close = make_executor(cluster)
     t0 = time.monotonic()
     try:
-        night = run_nightly(store, src, [X86], runs_dir=tmp_path / "runs", executor=executor, wheelhouse=wheelhouse,
-                            zig_cache=zig_cache, sandbox=sandbox, variations=warm_variations, diffoscope=False)
+        night = run_nightly(store, src, [X86], runs_dir=tmp_path / "runs", executor=executor,
+                            setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache),
+                            variations=warm_variations, diffoscope=False)
     finally:
         close()
     assert night.built == 2 and night.errors == 0, night.records

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from verifier import verify
+from verifier import BuildSetup, verify
 
 from .conftest import CACHE
 from .pypi import fetch_published_wheel, fetch_sdist
@@ -23,7 +23,7 @@ def test_real_sdist_rebuilds_reproducibly(name, version, tmp_path: Path, wheelho
                                           warm_variations) -> None:
     sdist = fetch_sdist(name, version, CACHE)
     published = fetch_published_wheel(name, version, CACHE)
-    (rec,) = verify(sdist, workdir=tmp_path, wheelhouse=wheelhouse, zig_cache=zig_cache, sandbox=sandbox,
+    (rec,) = verify(sdist, workdir=tmp_path, setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache),
                     variations=warm_variations,
                     published={"x86_64-linux-gnu.2.17": published} if published else None)
     assert rec.grade == "reproducible", (rec.reasons, rec.explanation)

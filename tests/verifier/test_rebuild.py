@@ -11,6 +11,7 @@ import pytest
 
 from verifier import (
     VARIATIONS,
+    BuildSetup,
     Grade,
     InvalidSdist,
     Sandbox,
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.slow
 
 def _verify(sdist: Path, tmp_path: Path, wheelhouse: Path, zig_cache: Path, sandbox: Sandbox,
             variations: tuple[Variation, ...], **kw: object) -> VerificationRecord:
-    (rec,) = verify(sdist, workdir=tmp_path / "work", wheelhouse=wheelhouse, zig_cache=zig_cache, sandbox=sandbox,
+    (rec,) = verify(sdist, workdir=tmp_path / "work",
+                    setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache),
                     variations=variations, **kw)  # type: ignore[arg-type]
     return rec
 
@@ -89,12 +91,12 @@ def test_pure_fallback_is_broken(tmp_path, wheelhouse, zig_cache, sandbox, warm_
 
 def test_rebuild_by_recipe_gives_the_recorded_bytes(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:
     sd = sdists.c_sdist(tmp_path, name="tinyagain")
-    recipe = make_recipe(sd, "x86_64-linux-gnu.2.17", wheelhouse=wheelhouse, workdir=tmp_path)
-    _, first = rebuild(sd, recipe=recipe, workdir=tmp_path / "one", wheelhouse=wheelhouse, zig_cache=zig_cache,
-                       sandbox=sandbox, variation=warm_variations[0])
+    setup = BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache)
+    recipe = make_recipe(sd, "x86_64-linux-gnu.2.17", setup=BuildSetup(wheelhouse=wheelhouse), workdir=tmp_path)
+    _, first = rebuild(sd, recipe=recipe, workdir=tmp_path / "one", setup=setup, variation=warm_variations[0])
     again = Recipe_from_json(recipe)
-    _, second = rebuild(sd, recipe=again, workdir=tmp_path / "two", wheelhouse=wheelhouse, zig_cache=zig_cache,
-                        sandbox=sandbox, variation=warm_variations[1], smoke=False)
+    _, second = rebuild(sd, recipe=again, workdir=tmp_path / "two", setup=setup, variation=warm_variations[1],
+                        smoke=False)
     assert first.ok and second.ok and first.blake3 == second.blake3
 
 
@@ -106,10 +108,11 @@ def Recipe_from_json(recipe):  # a recipe read back from its JSON, as a rebuild 
 
 def test_tampered_build_dependency_is_refused(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:
     sd = sdists.c_sdist(tmp_path, name="tinypin")
-    recipe = make_recipe(sd, "x86_64-linux-gnu.2.17", wheelhouse=wheelhouse, workdir=tmp_path)
+    recipe = make_recipe(sd, "x86_64-linux-gnu.2.17", setup=BuildSetup(wheelhouse=wheelhouse), workdir=tmp_path)
     bad = replace(recipe, build_deps=tuple(replace(p, blake3="blake3:" + "0" * 64) for p in recipe.build_deps))
-    _, res = rebuild(sd, recipe=bad, workdir=tmp_path / "w", wheelhouse=wheelhouse, zig_cache=zig_cache,
-                     sandbox=sandbox, variation=warm_variations[0])
+    _, res = rebuild(sd, recipe=bad, workdir=tmp_path / "w",
+                     setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache),
+                     variation=warm_variations[0])
     assert not res.ok and res.infra_failure and "recipe pins blake3:000" in (res.failure or "")
     assert zipfile.is_zipfile(wheelhouse / recipe.build_deps[0].filename)
 
@@ -132,7 +135,7 @@ def test_dynamic_build_requirements_are_pinned(tmp_path, wheelhouse) -> None:
         "pyproject.toml": sdists.PYPROJECT.replace("setuptools>=40.8.0", "setuptools==68.2.2"),
         "setup.py": "from setuptools import setup\nsetup(name='tinyold', version='0.1')\n",
     })
-    recipe = make_recipe(sd, "x86_64-linux-gnu.2.17", wheelhouse=wheelhouse, workdir=tmp_path / "w")
+    recipe = make_recipe(sd, "x86_64-linux-gnu.2.17", setup=BuildSetup(wheelhouse=wheelhouse), workdir=tmp_path / "w")
     names = {p.name: p.version for p in recipe.build_deps}
     assert names["setuptools"] == "68.2.2" and "wheel" in names
 
@@ -156,9 +159,9 @@ def test_evictable_wheel_is_rebuilt_from_the_store_alone(tmp_path, wheelhouse, z
         kept = json.loads(store.get_blob(casstore.Digest.parse(digest)))
     wheel = ZigRebuilder(tmp_path / "rebuilder", zig_cache=zig_cache, sandbox=sandbox).rebuild(
         store, kept, tmp_path / "served")
-    from verifier._digest import file_digests
+    from casstore import hash_file
 
-    assert file_digests(wheel)[1] == rec.builds[0].wheel_blake3
+    assert str(hash_file(wheel).digest()) == rec.builds[0].wheel_blake3
 
 
 def test_batch_on_an_executor(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:
@@ -169,8 +172,9 @@ def test_batch_on_an_executor(tmp_path, wheelhouse, zig_cache, sandbox, warm_var
     good = sdists.c_sdist(tmp_path / "g", name="tinybatch")
     missing = tmp_path / "missing-1.0.tar.gz"
     with ThreadPoolExecutor(2) as pool:
-        out = verify_many([good, missing], workdir=tmp_path / "w", executor=pool, wheelhouse=wheelhouse,
-                          zig_cache=zig_cache, sandbox=sandbox, variations=warm_variations, diffoscope=False)
+        out = verify_many([good, missing], workdir=tmp_path / "w", executor=pool,
+                          setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache),
+                          variations=warm_variations, diffoscope=False)
     assert list(out) == [good, missing]
     recs = out[good]
     assert isinstance(recs, list) and recs[0].grade == "reproducible"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from verifier._run import run
+from verifier.exec.command import run
 
 
 def test_concurrent_runs_never_remove_each_others_fresh_process_cgroup(tmp_path: Path) -> None:

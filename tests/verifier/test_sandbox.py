@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from verifier import Bubblewrap, NoSandbox, detect_sandbox
-from verifier._run import run
+from verifier.exec.command import run
 
 NET = "import socket; socket.create_connection(('1.1.1.1', 53), timeout=3)"
 

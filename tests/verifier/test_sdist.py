@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from verifier import InvalidSdist
-from verifier._sdist import build_requires, extract_sdist, sdist_epoch
+from verifier.build.sdist import build_requires, extract_sdist, sdist_epoch
 
 from .sdists import MTIME, c_sdist
 

@@ -24,9 +24,18 @@ import psutil
 import pytest
 
 from casstore import Store, open_store
-from verifier import Bubblewrap, NoSandbox, Sandbox, VerificationRecord, detect_sandbox, rebuild, verify
-from verifier._build import BuildResult
-from verifier._grade import BuildOutcome, grade
+from verifier import (
+    Bubblewrap,
+    BuildSetup,
+    NoSandbox,
+    Sandbox,
+    VerificationRecord,
+    detect_sandbox,
+    rebuild,
+    verify,
+)
+from verifier.build.build import BuildResult
+from verifier.grading.grades import BuildOutcome, grade
 
 from .sdists import hostile_sdist
 
@@ -86,8 +95,8 @@ def _snapshot(*roots: Path) -> dict[str, tuple[int, int, int, str]]:
 
 
 def _build(area: Area, sdist: Path, sandbox: Sandbox, wheelhouse: Path, zig_cache: Path, **kw: Any) -> BuildResult:
-    _, res = rebuild(sdist, TARGET, workdir=area.work, store=area.store, wheelhouse=wheelhouse, sandbox=sandbox,
-                     zig_cache=zig_cache, smoke=False, **kw)
+    _, res = rebuild(sdist, TARGET, workdir=area.work, store=area.store,
+                     setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache, **kw), smoke=False)
     return res
 
 
@@ -304,8 +313,9 @@ ATTACK_BUSY = SPAWN_LEFTOVERS + "while True:\n    pass\n"
 
 def _verify_one(area: Area, sdist: Path, sandbox: Sandbox, wheelhouse: Path, zig_cache: Path,
                 **kw: Any) -> VerificationRecord:
-    (record,) = verify(sdist, [TARGET], builds=1, workdir=area.work, wheelhouse=wheelhouse, sandbox=sandbox,
-                       zig_cache=zig_cache, diffoscope=False, **kw)
+    (record,) = verify(sdist, [TARGET], builds=1, workdir=area.work,
+                       setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache, **kw),
+                       diffoscope=False)
     return record
 
 
@@ -459,7 +469,7 @@ def test_no_process_of_a_command_survives_it_even_unsandboxed(runs_for: int, tmp
     """A daemon (double fork, setsid) of the command is killed when the command exits or times out."""
     import sys
 
-    from verifier._run import run
+    from verifier.exec.command import run
 
     arg = _sleep_arg()
     r = run([sys.executable, "-c", DAEMON, arg, str(runs_for)], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
@@ -479,7 +489,7 @@ def test_cli_timeout_is_applied_and_recorded(area: Area, tmp_path: Path, wheelho
     from click.testing import CliRunner
 
     from casstore.cli import cli
-    from verifier import cli as vcli
+    from verifier.plugin import cli as vcli
 
     cli.add_command(vcli.verify, "verify")
     arg = _sleep_arg()
@@ -498,7 +508,7 @@ def test_cli_timeout_is_applied_and_recorded(area: Area, tmp_path: Path, wheelho
 
 def test_the_home_is_never_put_back_into_the_sandbox() -> None:
     """The working directory below a private directory is made visible again, unless it is the home itself."""
-    from verifier._sandbox import _needed_inside
+    from verifier.exec.sandbox import _needed_inside
 
     cwd = Path.cwd().resolve()
     assert cwd in _needed_inside([cwd.parent], home=Path("/nonexistent-home"))

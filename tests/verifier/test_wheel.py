@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from verifier import VerifierError
-from verifier._wheel import extension_modules, parse_wheel_name, retag
+from verifier.build.wheel import extension_modules, parse_wheel_name, retag
 
 
 def make_wheel(path: Path, members: list[tuple[str, bytes]]) -> Path:

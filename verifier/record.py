@@ -1,0 +1,177 @@
+"""Rebuild records as data: dataclasses <-> JSON. The JSON is self-describing (a `schema` field) and
+readable by any tool without importing the verifier."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from casstore import Hasher
+
+from .errors import VerifierError
+
+__all__ = ["RECORD_SCHEMA", "BuildRecord", "Explanation", "Pin", "Recipe", "VerificationRecord"]
+
+RECORD_SCHEMA = "casstore.verification/1"
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A build dependency, pinned by filename and digests."""
+
+    name: str
+    version: str
+    filename: str
+    sha256: str
+    blake3: str
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, str]) -> Pin:
+        return cls(d["name"], d["version"], d["filename"], d["sha256"], d["blake3"])
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that determines a rebuilt wheel (DESIGN.md, "Build recipe")."""
+
+    sdist_filename: str
+    sdist_sha256: str
+    sdist_blake3: str
+    target: str
+    python: str  # e.g. "cpython-3.11.7"
+    python_tag: str  # e.g. "cp311"
+    zig_version: str
+    build_deps: tuple[Pin, ...]
+    source_date_epoch: int
+    cppflags: str = ""
+    ldflags: str = ""
+    umask: str = "022"
+    pythonhashseed: str = "0"
+    deterministic_tempnames: bool = True  # tempfile names from a fixed sequence (sitecustomize in the venv)
+    frontend: str = "build --wheel --no-isolation"
+    # Cross builds only: where the target's CPython headers and ABI values come from, e.g.
+    # "debian:libpython3.11-dev_3.11.2-6+deb12u9_arm64.deb"; "" for a native build (and then left out of
+    # the JSON, so native recipes keep their digests).
+    target_headers: str = ""
+    # Another CPython version than the host's: where the interpreter that ran the build comes from, e.g.
+    # "debian:python3.13-minimal_3.13.5-2+deb13u5_amd64.deb"; "" (left out of the JSON) for the host's own.
+    build_python: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["build_deps"] = [p.to_json() for p in self.build_deps]
+        for optional in ("target_headers", "build_python"):
+            if not d[optional]:
+                del d[optional]
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Recipe:
+        kw = {f.name: d[f.name] for f in fields(cls) if f.name in d}
+        kw["build_deps"] = tuple(Pin.from_json(p) for p in d["build_deps"])
+        return cls(**kw)
+
+    @property
+    def digest(self) -> str:
+        hasher = Hasher()
+        hasher.update(_canonical(self.to_json()))
+        return str(hasher.digest())
+
+
+@dataclass
+class BuildRecord:
+    """One build of a verification, as stored."""
+
+    variation: str
+    ok: bool
+    infra_failure: bool
+    failure: str | None
+    wheel_filename: str | None
+    wheel_sha256: str | None
+    wheel_blake3: str | None
+    ext_modules: list[str]
+    auditwheel_policy: str | None
+    smoke: str | None  # "ok", or why it failed; None when not run
+    log_blake3: str | None  # the build log, as a blob in the store
+    log_path: str | None
+    seconds: float
+    sandbox: str  # e.g. "bubblewrap 0.8.0", or a fallback with its reason: "none (bubblewrap unavailable: ...)"
+    # Added later (absent from older records, read back as None): the build's wall-clock limit in seconds,
+    # and every limit it ran under ("timeout 1800 s; memory 16384 MiB (RLIMIT_AS); processes 1024 (cgroup v1 pids)").
+    timeout: float | None = None
+    limits: str | None = None
+
+
+@dataclass
+class Explanation:
+    """Why two wheels differ."""
+
+    only_in_first: list[str] = field(default_factory=list)
+    only_in_second: list[str] = field(default_factory=list)
+    differing_members: list[str] = field(default_factory=list)
+    equal_after_normalization: bool = False
+    causes: list[str] = field(default_factory=list)
+    diffoscope_blake3: str | None = None
+    diffoscope_path: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class VerificationRecord:
+    recipe: Recipe
+    recipe_digest: str
+    grade: str
+    reasons: list[str]
+    builds: list[BuildRecord]
+    explanation: Explanation | None
+    published: str | None  # identical / equal-after-normalization / differs / none
+    seconds: float
+    started: str  # ISO 8601, UTC
+    schema: str = RECORD_SCHEMA
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "recipe": self.recipe.to_json(),
+            "recipe_digest": self.recipe_digest,
+            "grade": self.grade,
+            "reasons": list(self.reasons),
+            "builds": [asdict(b) for b in self.builds],
+            "explanation": asdict(self.explanation) if self.explanation else None,
+            "published": self.published,
+            "seconds": self.seconds,
+            "started": self.started,
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> VerificationRecord:
+        if d.get("schema") != RECORD_SCHEMA:
+            raise VerifierError(f"not a verification record: schema {d.get('schema')!r}")
+        exp = d.get("explanation")
+        return cls(
+            recipe=Recipe.from_json(d["recipe"]),
+            recipe_digest=d["recipe_digest"],
+            grade=d["grade"],
+            reasons=list(d["reasons"]),
+            builds=[BuildRecord(**b) for b in d["builds"]],
+            explanation=Explanation(**exp) if exp else None,
+            published=d.get("published"),
+            seconds=d["seconds"],
+            started=d["started"],
+            schema=d["schema"],
+        )
+
+    @classmethod
+    def loads(cls, s: str) -> VerificationRecord:
+        return cls.from_json(json.loads(s))
