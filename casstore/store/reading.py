@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from ..catalog import BaseCatalog
 from ..digest import Digest
-from ..errors import NotFound
+from ..errors import Evicted, NotFound
 from ..format import compress as _compress
 from ..format import recipe as _recipe
 from ..format.reader import verified
@@ -27,11 +27,14 @@ PREFETCH_REQUESTS = 16
 
 
 def open_recipe(objects: ObjectStore, catalog: BaseCatalog, info: FileInfo) -> io.BufferedReader:
-    """Stream the original bytes of ``info`` (layout ``recipe``), verified against its digest."""
+    """Stream the original bytes of ``info`` (layout ``recipe``), verified against its digest.
+    :class:`Evicted` if the file was evicted since ``info`` was read (the caller may revive it again)."""
     row = catalog.file(info.filename)
-    manifest = Digest(str(row["manifest"])) if row else None
-    if manifest is None:
+    if row is None:
         raise NotFound(f"file {info.filename!r}")
+    if row["manifest"] is None:
+        raise Evicted(info.filename, "it was evicted while being opened")
+    manifest = Digest(str(row["manifest"]))
     name = info.filename
 
     def read_blob(digest: Digest) -> BinaryIO:
