@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import zstandard
 
@@ -11,10 +11,16 @@ __all__ = ["DEFAULT_LEVEL", "Compressor", "compress", "decompress", "decompressi
 DEFAULT_LEVEL = 3
 
 
+class Sink(Protocol):
+    """Where compressed bytes go: anything with ``write`` (a file, an object store's writer)."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
 class Compressor:
     """Streaming zstd compression of one blob into a binary sink."""
 
-    def __init__(self, sink: BinaryIO, level: int = DEFAULT_LEVEL, size: int = -1) -> None:
+    def __init__(self, sink: Sink, level: int = DEFAULT_LEVEL, size: int = -1) -> None:
         self._cctx = zstandard.ZstdCompressor(level=level, write_content_size=size >= 0)
         self._obj = self._cctx.compressobj(size=size)
         self._sink = sink

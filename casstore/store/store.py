@@ -97,7 +97,7 @@ class Store:
 
     @classmethod
     def directory(cls, path: str | os.PathLike[str], *, create: bool = True,
-                  catalog: str | os.PathLike[str] | None = None, **kw: object) -> Store:
+                  catalog: str | os.PathLike[str] | None = None, **kw: Any) -> Store:
         """Open (or create) the embedded default: a directory with objects and an SQLite catalog
         (``catalog``: another catalog URL for the same objects, e.g. PostgreSQL on a shared volume)."""
         root = Path(path)
@@ -123,17 +123,17 @@ class Store:
             root.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(marker, json.dumps({"format": FORMAT_VERSION}).encode() + b"\n")
         if catalog is not None:
-            return cls(DiskObjects(root), open_catalog(catalog), root=root, **kw)  # type: ignore[arg-type]
+            return cls(DiskObjects(root), open_catalog(catalog), root=root, **kw)
         catalog = root / "catalog.sqlite"
         if marker.exists() and not catalog.exists() and any((root / "objects").glob("*/*")):
             # A fresh empty catalog would make every blob garbage: refuse, and say how to rebuild it.
             raise StoreFormatError(str(catalog), "the catalog is missing but objects/ holds blobs; "
                                    "run 'casstore fsck --repair' to rebuild it from the blobs")
-        return cls(DiskObjects(root), Catalog.open(catalog), root=root, **kw)  # type: ignore[arg-type]
+        return cls(DiskObjects(root), Catalog.open(catalog), root=root, **kw)
 
     @classmethod
-    def memory(cls, **kw: object) -> Store:
-        return cls(MemoryObjects(), Catalog.memory(), **kw)  # type: ignore[arg-type]
+    def memory(cls, **kw: Any) -> Store:
+        return cls(MemoryObjects(), Catalog.memory(), **kw)
 
     def close(self) -> None:
         self.catalog.close()
@@ -157,8 +157,7 @@ class Store:
         hasher = Hasher()
         writer = self.objects.writer()
         try:
-            comp = _compress.Compressor(writer, self._level if level is None else level,  # type: ignore[arg-type]
-                                        size_hint)
+            comp = _compress.Compressor(writer, self._level if level is None else level, size_hint)
             for chunk in chunks:
                 hasher.update(chunk)
                 comp.write(chunk)
