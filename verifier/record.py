@@ -136,6 +136,9 @@ class VerificationRecord:
     seconds: float
     started: str  # ISO 8601, UTC
     schema: str = RECORD_SCHEMA
+    # BuildKind.label of the sdist, e.g. "meson-python + Cython + C++"; None (left out of the JSON, so
+    # older records read and write back unchanged) when it was not decided.
+    build_kind: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,7 +152,7 @@ class VerificationRecord:
             "published": self.published,
             "seconds": self.seconds,
             "started": self.started,
-        }
+        } | ({"build_kind": self.build_kind} if self.build_kind is not None else {})
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=True)
@@ -170,6 +173,7 @@ class VerificationRecord:
             seconds=d["seconds"],
             started=d["started"],
             schema=d["schema"],
+            build_kind=d.get("build_kind"),
         )
 
     @classmethod

@@ -77,3 +77,23 @@ def test_mypyc(tmp_path: Path) -> None:
     k = build_kind(["setup.py", "p/a.py"], {"build-system": {"requires": ["setuptools", "mypy==1.0"]}},
                    ["from mypyc.build import mypycify\n"])
     assert "mypyc" in k.languages
+
+
+@pytest.mark.parametrize(("files", "cause"), [
+    ({"pyproject.toml": '[build-system]\nrequires = ["maturin"]\nbuild-backend = "maturin"\n',
+      "Cargo.toml": "[package]\n", "src/lib.rs": ""}, "Rust toolchain or crates unavailable"),
+    ({"setup.py": "from setuptools import setup\nsetup()\n", "x/a.f90": ""}, "no Fortran compiler in the zig toolchain"),
+    ({"pyproject.toml": '[build-system]\nrequires = ["nope"]\nbuild-backend = "nope.api"\n'},
+     "unknown build backend 'nope.api'"),
+])
+def test_verify_is_inconclusive_before_any_build(tmp_path: Path, files: dict[str, str], cause: str) -> None:
+    from tests.verifier.sdists import write_sdist
+    from verifier import verify
+
+    sdist = write_sdist(tmp_path / "in", "kindx", files)
+    work = tmp_path / "work"
+    (rec,) = verify(sdist, workdir=work, diffoscope=False)
+    assert rec.grade == "inconclusive" and rec.reasons[0].startswith(cause)
+    assert rec.builds == [] and rec.recipe.build_deps == ()
+    assert rec.build_kind is not None
+    assert not any(work.rglob("*")) or [p.name for p in work.iterdir()] == []  # no partial files

@@ -39,3 +39,12 @@ def test_record_is_plain_json_with_a_schema() -> None:
 def test_recipe_digest_depends_on_every_input() -> None:
     assert recipe().digest != recipe(cppflags="-DX").digest
     assert recipe().digest == recipe().digest
+
+
+@given(st.one_of(st.none(), st.text()))
+def test_build_kind_round_trips_and_is_left_out_when_none(kind: str | None) -> None:
+    rec = record(recipe())
+    rec.build_kind = kind
+    again = VerificationRecord.loads(rec.dumps())
+    assert again == rec
+    assert ("build_kind" in json.loads(rec.dumps())) == (kind is not None)

@@ -20,6 +20,7 @@ from ..record import Explanation, Recipe, VerificationRecord
 from ..toolchain.targets import DEFAULT_TARGET, get_target
 from .diff import compare_wheels, published_status, run_diffoscope
 from .grades import BuildOutcome, Grade, grade
+from .unbuildable import kind_of, unbuildable_record
 
 __all__ = ["BlobStore", "keep_records", "rebuild", "variations_for", "verify"]
 
@@ -205,10 +206,15 @@ def verify(
     say = progress or (lambda _msg: None)
     path = _resolve_sdist(sdist, store, workdir)
     setup = _confined(setup, store, workdir)
+    kind = kind_of(path, workdir)
     records = []
     for target in targets:
         t = get_target(target)
         started, t0 = clock().isoformat(timespec="seconds"), time.monotonic()
+        if kind.cannot_build:
+            records.append(unbuildable_record(path, t.name, kind, kind.cannot_build, started=started, python=python))
+            say(f"{path.name} [{t.name}]: inconclusive ({kind.cannot_build})")
+            continue
         tdir = workdir / t.name
         if tdir.exists():
             shutil.rmtree(tdir)
@@ -231,7 +237,7 @@ def verify(
         records.append(VerificationRecord(
             recipe=recipe, recipe_digest=recipe.digest, grade=g.value, reasons=reasons,
             builds=[r.to_record(_blob(store, r.log)) for r in results], explanation=explanation,
-            published=pub, seconds=round(time.monotonic() - t0, 3), started=started,
+            published=pub, seconds=round(time.monotonic() - t0, 3), started=started, build_kind=kind.label,
         ))
         say(f"{path.name} [{t.name}]: {g.value}")
     return records

@@ -1,0 +1,45 @@
+"""The inconclusive record of an sdist this machine cannot build at all (Rust, Fortran, an unknown
+backend), decided from its build kind before any build runs: no dependencies resolved, no files kept."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+from pathlib import Path
+
+from casstore import hash_file
+
+from ..build.kind import BuildKind, detect
+from ..build.sdist import extract_sdist, sdist_epoch
+from ..record import Recipe, VerificationRecord
+from ..toolchain.pythons import HOST_PYTHON, get_python
+from .grades import Grade
+
+__all__ = ["kind_of", "unbuildable_record"]
+
+
+def kind_of(sdist: Path, workdir: Path) -> BuildKind:
+    """The build kind of `sdist`, unpacked into a scratch folder under `workdir` that is removed after."""
+    scratch = workdir / "kind-src"
+    try:
+        return detect(extract_sdist(sdist, scratch))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def unbuildable_record(sdist: Path, target: str, kind: BuildKind, cause: str, *, started: str,
+                       python: str | None = None) -> VerificationRecord:
+    """An inconclusive record for `target` naming `cause`; its recipe pins no build dependencies and
+    no zig (none were resolved), so it never matches the recipe of a real build."""
+    digests = hash_file(sdist)
+    py = get_python(python or HOST_PYTHON)
+    recipe = Recipe(
+        sdist_filename=sdist.name, sdist_sha256=digests.sha256(), sdist_blake3=str(digests.digest()),
+        target=target, python=f"{platform.python_implementation().lower()}-{platform.python_version()}"
+        if python in (None, HOST_PYTHON) else f"cpython-{py.version}",
+        python_tag=py.tag, zig_version="", build_deps=(), source_date_epoch=sdist_epoch(sdist),
+    )
+    return VerificationRecord(
+        recipe=recipe, recipe_digest=recipe.digest, grade=Grade.INCONCLUSIVE.value, reasons=[cause],
+        builds=[], explanation=None, published=None, seconds=0.0, started=started, build_kind=kind.label,
+    )
