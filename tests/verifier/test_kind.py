@@ -97,3 +97,23 @@ def test_verify_is_inconclusive_before_any_build(tmp_path: Path, files: dict[str
     assert rec.builds == [] and rec.recipe.build_deps == ()
     assert rec.build_kind is not None
     assert not any(work.rglob("*")) or [p.name for p in work.iterdir()] == []  # no partial files
+
+
+def test_in_tree_backend_wrapping_setuptools_is_known(tmp_path: Path) -> None:
+    pp = ('[build-system]\nrequires = ["expandvars", "setuptools >= 47"]\nbackend-path = ["packaging"]\n'
+          'build-backend = "pep517_backend.hooks"\n')
+    k = detect(_tree(tmp_path, {"pyproject.toml": pp, "frozenlist/_frozenlist.pyx": ""}))
+    assert (k.backend, k.cannot_build) == ("setuptools", None)
+
+
+def test_cached_real_sdists(tmp_path: Path) -> None:
+    """The sdists tests/verifier keeps under .cache/sdists (the ones there are built elsewhere in the suite)."""
+    from verifier.grading.unbuildable import kind_of
+
+    cache = Path(__file__).resolve().parents[2] / ".cache" / "sdists"
+    want = {"MarkupSafe-2.1.5.tar.gz": "setuptools + C", "frozenlist-1.5.0.tar.gz": "setuptools + Cython",
+            "msgpack-1.1.0.tar.gz": "setuptools + Cython + C", "ujson-5.10.0.tar.gz": "setuptools + C++ + C"}
+    have = {n: kind_of(cache / n, tmp_path).label for n in want if (cache / n).is_file()}
+    if not have:
+        pytest.skip("no cached sdists")
+    assert have == {n: want[n] for n in have}

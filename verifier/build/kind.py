@@ -33,6 +33,9 @@ BACKENDS = {
     "poetry.core.masonry.api": "poetry",
     "setuptools_rust": "setuptools",
 }
+# A build requirement -> the backend an in-tree backend (build-system.backend-path) that requires it wraps.
+_REQUIRE_BACKENDS = {"setuptools": "setuptools", "meson-python": "meson-python", "scikit-build-core": "scikit-build-core",
+                     "hatchling": "hatchling", "flit-core": "flit", "pdm-backend": "pdm", "poetry-core": "poetry"}
 _C = (".c",)
 _CXX = (".cc", ".cpp", ".cxx", ".c++")
 _FORTRAN = (".f", ".f90", ".f95", ".f03", ".f08", ".for")
@@ -110,6 +113,12 @@ def build_kind(names: Iterable[str], pyproject: dict[str, object] | None, texts:
     if re.search(r"add_languages\([^)]*fortran|project\([^)]*fortran", script, re.IGNORECASE):
         langs.add("fortran")
     name = BACKENDS.get(backend) or BACKENDS.get(backend.split(":")[0])
+    bs = (pyproject or {}).get("build-system")
+    if name is None and isinstance(bs, dict) and bs.get("backend-path"):
+        # An in-tree backend (frozenlist's pep517_backend.hooks) wraps the known backend it requires.
+        wrapped = next((v for k, v in _REQUIRE_BACKENDS.items() if k in reqs), None)
+        if wrapped is not None:
+            name = wrapped
     return BuildKind(name or backend, frozenset(langs), known_backend=name is not None)
 
 
