@@ -54,6 +54,7 @@ __all__ = [
 TABLE = Path(__file__).with_name("nativelibs.toml")
 DEFAULT_NATIVE_CACHE = Path(".cache/nativelibs")
 PREFIX = "/prefix"  # the install prefix every build uses (DESTDIR puts it below the build root)
+BUILD_LOGIC = "2"  # bumped when this module builds or packs differently: part of every build digest
 SECOND_ROOT = "second-build/with/a/longer/path"  # where the second build runs: another name, another length
 _REMOVE = ("lib/*.so", "lib/*.so.*", "lib/*.la", "share/man", "share/doc", "share/gtk-doc", "share/info")
 
@@ -140,7 +141,7 @@ def build_digest(lib: Library, target: Target, zig_version: str, deps: Sequence[
     """What a library build depends on, as one digest (pure): its table entry, the target, the zig
     version, and the archives of the libraries it builds against."""
     h = Hasher()
-    h.update(json.dumps({"library": lib.to_json(), "target": target.name, "zig": zig_version,
+    h.update(json.dumps({"library": lib.to_json(), "logic": BUILD_LOGIC, "target": target.name, "zig": zig_version,
                          "deps": [d.blake3 for d in deps]}, sort_keys=True).encode())
     return str(h.digest())
 
