@@ -230,3 +230,17 @@ def test_the_store_keeps_a_recipes_input_through_gc_eviction_and_rebuild(
     keep_inputs(store, rec.recipe)
     assert VerificationRecord.loads(rec.dumps()).recipe == rec.recipe
 
+
+
+@pytest.mark.slow
+def test_a_project_needing_a_library_without_recipe_is_inconclusive_with_that_cause(
+        tmp_path: Path, wheelhouse: Path, zig_cache: Path) -> None:
+    from .sdists import c_sdist
+
+    sdist = c_sdist(tmp_path / "src", name="psycopg2")  # the table says psycopg2 needs libpq (no recipe)
+    (rec,) = verify(sdist, [X86], workdir=tmp_path / "w", diffoscope=False,
+                    setup=BuildSetup(wheelhouse=wheelhouse, zig_cache=zig_cache))
+    assert rec.grade == "inconclusive"
+    assert all(b.failure == "needs native library libpq; no recipe" and b.infra_failure for b in rec.builds)
+    assert any("needs native library libpq; no recipe" in r for r in rec.reasons)
+    assert rec.recipe.inputs == ()
