@@ -91,13 +91,17 @@ class Recipe:
     # The environment the native table gives the project's build ({<library>} stands for where that input is
     # unpacked), e.g. (("PYYAML_FORCE_LIBYAML", "1"),); left out of the JSON when empty.
     build_env: tuple[tuple[str, str], ...] = ()
+    # PEP 517 config settings the native table gives the backend (`build -C KEY=VALUE`), e.g.
+    # ("platform-guessing=disable",) for pillow; left out of the JSON when empty.
+    config_settings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["build_deps"] = [p.to_json() for p in self.build_deps]
         d["inputs"] = [i.to_json() for i in self.inputs]
         d["build_env"] = dict(self.build_env)
-        for optional in ("target_headers", "build_python", "inputs", "build_env"):
+        d["config_settings"] = list(self.config_settings)
+        for optional in ("target_headers", "build_python", "inputs", "build_env", "config_settings"):
             if not d[optional]:
                 del d[optional]
         return d
@@ -108,6 +112,7 @@ class Recipe:
         kw["build_deps"] = tuple(Pin.from_json(p) for p in d["build_deps"])
         kw["inputs"] = tuple(Input.from_json(i) for i in d.get("inputs") or ())
         kw["build_env"] = tuple(sorted((d.get("build_env") or {}).items()))
+        kw["config_settings"] = tuple(d.get("config_settings") or ())
         return cls(**kw)
 
     @property

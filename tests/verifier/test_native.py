@@ -55,6 +55,8 @@ def test_the_project_table_names_libraries_and_how_the_build_finds_them() -> Non
     assert lxml is not None and set(lxml.libraries) == {"libxml2", "libxslt", "zlib"}
     assert dict(lxml.env)["WITH_XSLT_CONFIG"] == "{libxslt}/bin/xslt-config"
     assert needs_of("markupsafe") is None
+    pillow = needs_of("Pillow")
+    assert pillow is not None and pillow.config_settings == ("platform-guessing=disable",)
     # every library a project names either has a recipe or is reported as missing one
     for needs in PROJECTS.values():
         for lib in needs.libraries:
@@ -93,8 +95,10 @@ def test_recipes_name_their_inputs_and_old_recipes_keep_their_digests() -> None:
     d = with_yaml.to_json()
     assert d["inputs"] == [{"name": "libyaml", "version": "0.2.5", "source": "debian:libyaml_0.2.5.orig.tar.gz",
                             "source_sha256": "fa" * 32, "blake3": "blake3:" + "ab" * 32, "build": "blake3:" + "cd" * 32}]
-    assert d["build_env"] == {"PYYAML_FORCE_LIBYAML": "1"}
+    assert d["build_env"] == {"PYYAML_FORCE_LIBYAML": "1"} and "config_settings" not in d
     assert Recipe.from_json(d) == with_yaml and Recipe.from_json(plain.to_json()) == plain
+    pil = dataclasses.replace(plain, config_settings=("platform-guessing=disable",))
+    assert pil.to_json()["config_settings"] == ["platform-guessing=disable"] and Recipe.from_json(pil.to_json()) == pil
     assert with_yaml.digest != dataclasses.replace(with_yaml, inputs=()).digest
 
 

@@ -219,7 +219,6 @@ def make_recipe(
     shutil.rmtree(workdir / "recipe-venv", ignore_errors=True)
     if launcher:
         launcher.unlink()
-    inputs, build_env = native_inputs(sdist.name, t, setup.natives)
     return Recipe(
         sdist_filename=sdist.name, sdist_sha256=digests.sha256(), sdist_blake3=str(digests.digest()),
         target=t.name,
@@ -228,7 +227,7 @@ def make_recipe(
         python_tag=py.tag, zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
         cppflags=cppflags, ldflags=ldflags, target_headers=_headers_source(t, _sysroot_for(t, setup.sysroots, py), py),
         build_python=f"debian:{base.deb(f'python{py.version}-minimal')}" if base else "",
-        inputs=inputs, build_env=build_env,
+        **native_inputs(sdist.name, t, setup.natives),
     )
 
 
@@ -372,7 +371,8 @@ def build_once(
         env.update(native_env(recipe, root, setup.natives))
     except VerifierError as e:
         return _fail(res, str(e), start, infra=True)
-    argv = [str(venv / "bin" / "python"), "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dirs["out"]), str(src)]
+    argv = [str(venv / "bin" / "python"), "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dirs["out"]),
+            *(f"-C{c}" for c in recipe.config_settings), str(src)]
     writable = [root] if variation.cold_cache else [root, cache]
     r = setup.run(argv, cwd=src, env=env, log=log, writable=writable, umask=int(recipe.umask, 8), cpus=variation.cpus)
     res.limits = r.limits

@@ -53,6 +53,7 @@ class Needs:
     libraries: tuple[str, ...]
     env: tuple[tuple[str, str], ...] = ()
     why: str = ""
+    config_settings: tuple[str, ...] = ()  # `build -C KEY=VALUE` for the backend
 
 
 def _normalize(name: str) -> str:
@@ -63,11 +64,12 @@ def load_projects(text: str) -> dict[str, Needs]:
     """The table's projects by normalized name (pure)."""
     out = {}
     for name, d in tomllib.loads(text).items():
-        extra = set(d) - {"libraries", "env", "why"}
+        extra = set(d) - {"libraries", "env", "why", "config_settings"}
         if extra:
             raise VerifierError(f"native needs of {name!r}: unknown fields {sorted(extra)}")
         key = _normalize(name)
-        out[key] = Needs(key, tuple(d["libraries"]), tuple(sorted(d.get("env", {}).items())), str(d.get("why", "")))
+        out[key] = Needs(key, tuple(d["libraries"]), tuple(sorted(d.get("env", {}).items())), str(d.get("why", "")),
+                         tuple(d.get("config_settings", ())))
     return out
 
 
@@ -110,20 +112,20 @@ def native_cause(recipe: Recipe, projects: Mapping[str, Needs] = PROJECTS,
 
 
 def native_inputs(sdist: str, target: Target, cache: Path | None = None,
-                  projects: Mapping[str, Needs] = PROJECTS) -> tuple[tuple[Input, ...], tuple[tuple[str, str], ...]]:
-    """The inputs and build environment a recipe for `sdist` on `target` gets; libraries are built (twice,
-    graded) if not cached. A library without a recipe or that fails to build is left out: `native_cause`
-    then says so in the build."""
+                  projects: Mapping[str, Needs] = PROJECTS) -> dict[str, Any]:
+    """What a recipe for `sdist` on `target` gets from the tables: `inputs`, `build_env`, `config_settings`
+    (Recipe's fields); libraries are built (twice, graded) if not cached. A library without a recipe or that
+    fails to build is left out: `native_cause` then says so in the build."""
     needs = needs_of(project_of(sdist), projects)
     if needs is None or missing_recipe(needs.project, projects) is not None:
-        return (), ()
+        return {}
     inputs = []
     for name in needs.libraries:
         try:
             inputs.append(ensure_library(name, target, cache).input)
         except LibraryBuildFailed:
             continue
-    return tuple(inputs), needs.env
+    return {"inputs": tuple(inputs), "build_env": needs.env, "config_settings": needs.config_settings}
 
 
 def _archive(natives: Path, i: Input) -> Path:
