@@ -7,6 +7,7 @@ code: subprocesses, sandboxes, limits) → ``toolchain`` (targets, CPython versi
 reports) → ``plugin`` (the entry points casstore loads). casstore never imports this package."""
 
 from .build.build import REBUILD, VARIATIONS, BuildResult, BuildSetup, Variation, make_recipe
+from .build.native import inputs_from_store, keep_inputs, native_cause
 from .build.wheelhouse import keep_build_deps, wheelhouse_from_store
 from .errors import (
     BuildFailed,
@@ -38,7 +39,8 @@ from .nightly.render import to_json as report_to_json
 from .nightly.render import to_markdown as report_to_markdown
 from .nightly.report import GRADES, REPORT_SCHEMA, Night, Report, build_report
 from .plugin.rebuilder import ZigRebuilder
-from .record import RECORD_SCHEMA, BuildRecord, Explanation, Pin, Recipe, VerificationRecord
+from .record import RECORD_SCHEMA, BuildRecord, Explanation, Input, Pin, Recipe, VerificationRecord
+from .toolchain.nativelib import LIBRARIES, BuiltLibrary, ensure_library
 from .toolchain.pythons import HOST_PYTHON, PYTHONS, PythonSource, get_python
 from .toolchain.targets import DEFAULT_TARGET, TARGETS, Target, get_target
 from .toolchain.zig import ZIG_VERSION
@@ -47,6 +49,7 @@ __all__ = [
     "DEFAULT_TARGET",
     "GRADES",
     "HOST_PYTHON",
+    "LIBRARIES",
     "PYTHONS",
     "REBUILD",
     "RECORD_SCHEMA",
@@ -61,8 +64,10 @@ __all__ = [
     "BuildRecord",
     "BuildResult",
     "BuildSetup",
+    "BuiltLibrary",
     "Explanation",
     "Grade",
+    "Input",
     "InvalidPython",
     "InvalidSdist",
     "InvalidTarget",
@@ -85,16 +90,20 @@ __all__ = [
     "build_report",
     "compare_wheels",
     "detect_sandbox",
+    "ensure_library",
     "get_python",
     "get_target",
     "grade",
+    "inputs_from_store",
     "is_current",
     "keep_build_deps",
+    "keep_inputs",
     "keep_records",
     "load_nights",
     "make_executor",
     "make_recipe",
     "make_report",
+    "native_cause",
     "published_status",
     "rebuild",
     "report_from_json",

@@ -11,7 +11,7 @@ from casstore import Hasher
 
 from .errors import VerifierError
 
-__all__ = ["RECORD_SCHEMA", "BuildRecord", "Explanation", "Pin", "Recipe", "VerificationRecord"]
+__all__ = ["RECORD_SCHEMA", "BuildRecord", "Explanation", "Input", "Pin", "Recipe", "VerificationRecord"]
 
 RECORD_SCHEMA = "casstore.verification/1"
 
@@ -36,6 +36,27 @@ class Pin:
     @classmethod
     def from_json(cls, d: dict[str, str]) -> Pin:
         return cls(d["name"], d["version"], d["filename"], d["sha256"], d["blake3"])
+
+
+@dataclass(frozen=True)
+class Input:
+    """A native library built from pinned source for the recipe's target (`toolchain/nativelib.py`): its
+    name and upstream version, the source tarball by name and sha256, and the built prefix (headers, static
+    archive, .pc files) as one deterministic tar by BLAKE3 — a blob in the store when the recipe is kept."""
+
+    name: str
+    version: str
+    source: str  # e.g. "debian:libyaml_0.2.5.orig.tar.gz"
+    source_sha256: str
+    blake3: str  # "blake3:<hex>" of the built prefix's tar
+    build: str = ""  # digest of the library recipe (build system, options, dependencies' archives)
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, str]) -> Input:
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
 
 @dataclass(frozen=True)
@@ -64,11 +85,23 @@ class Recipe:
     # Another CPython version than the host's: where the interpreter that ran the build comes from, e.g.
     # "debian:python3.13-minimal_3.13.5-2+deb13u5_amd64.deb"; "" (left out of the JSON) for the host's own.
     build_python: str = ""
+    # Native libraries the build links (`build/native.py`), each built from pinned source for the target;
+    # left out of the JSON when empty, so recipes without any keep their digests.
+    inputs: tuple[Input, ...] = ()
+    # The environment the native table gives the project's build ({<library>} stands for where that input is
+    # unpacked), e.g. (("PYYAML_FORCE_LIBYAML", "1"),); left out of the JSON when empty.
+    build_env: tuple[tuple[str, str], ...] = ()
+    # PEP 517 config settings the native table gives the backend (`build -C KEY=VALUE`), e.g.
+    # ("platform-guessing=disable",) for pillow; left out of the JSON when empty.
+    config_settings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["build_deps"] = [p.to_json() for p in self.build_deps]
-        for optional in ("target_headers", "build_python"):
+        d["inputs"] = [i.to_json() for i in self.inputs]
+        d["build_env"] = dict(self.build_env)
+        d["config_settings"] = list(self.config_settings)
+        for optional in ("target_headers", "build_python", "inputs", "build_env", "config_settings"):
             if not d[optional]:
                 del d[optional]
         return d
@@ -77,6 +110,9 @@ class Recipe:
     def from_json(cls, d: dict[str, Any]) -> Recipe:
         kw = {f.name: d[f.name] for f in fields(cls) if f.name in d}
         kw["build_deps"] = tuple(Pin.from_json(p) for p in d["build_deps"])
+        kw["inputs"] = tuple(Input.from_json(i) for i in d.get("inputs") or ())
+        kw["build_env"] = tuple(sorted((d.get("build_env") or {}).items()))
+        kw["config_settings"] = tuple(d.get("config_settings") or ())
         return cls(**kw)
 
     @property

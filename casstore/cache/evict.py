@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..digest import Digest
 from ..model import FileInfo
 from ..store import Store
 from . import policy as _policy
@@ -50,6 +51,12 @@ def _present(store: Store, digest: str) -> bool:
     return any(r.get("state", "present") == "present" for r in store.catalog.files_by_digest(hexd))
 
 
+def _input_present(store: Store, digest: str) -> bool:
+    """A recipe's input is a blob: present, and owned (so that no gc collects it after the wheel goes)."""
+    d = Digest.parse(digest)
+    return store.catalog.is_referenced(d.hex) and store.objects.exists(d)
+
+
 def _records_for(store: Store, info: FileInfo) -> list[dict[str, Any]]:
     recipes = store.catalog.recipes_of_wheel(str(info.blake3))
     out: list[dict[str, Any]] = []
@@ -69,6 +76,7 @@ def evictable(store: Store, ref: Any, *, toolchain: Toolchain) -> _policy.Eligib
     return _policy.eligibility(
         info.filename, str(info.blake3), _records_for(store, info), present=lambda d: _present(store, d),
         toolchain=toolchain, unrecoverable=bool(row.get("unrecoverable")),
+        input_present=lambda d: _input_present(store, d),
     )
 
 

@@ -4,7 +4,8 @@ A wheel is *evictable* only when (DESIGN.md, "Eviction and reconstruction"):
 
 1. its bytes were reproduced by at least two independent rebuilds (builds that produced exactly its
    digest) under a recipe whose latest grade is reproducible;
-2. the recipe's sdist and every pinned build dependency are in the store;
+2. the recipe's sdist and every pinned build dependency are in the store, and so is every input it names
+   (a native library built for the target: a blob the recipe's owner keeps from gc);
 3. the toolchain the recipe names is available to the rebuilder;
 4. it has not been marked unrecoverable (a reconstruction of it once failed).
 
@@ -58,13 +59,16 @@ def eligibility(
     present: Callable[[str], bool],
     toolchain: Callable[[Mapping[str, Any]], str | None],
     unrecoverable: bool = False,
+    input_present: Callable[[str], bool] | None = None,
 ) -> Eligibility:
     """Decide whether the wheel ``filename`` with digest ``blake3`` may be evicted.
 
     ``records`` are rebuild records (``casstore.verification/1`` JSON) oldest first; ``present``
-    answers whether a file with a given ``blake3:`` digest is in the store; ``toolchain`` returns
-    None when the recipe's toolchain is available, else why not.
+    answers whether a file with a given ``blake3:`` digest is in the store; ``input_present`` whether a
+    recipe's input (a blob, ``recipe["inputs"][i]["blake3"]``) is stored and kept from gc (default:
+    ``present``); ``toolchain`` returns None when the recipe's toolchain is available, else why not.
     """
+    has_input = input_present or present
     if unrecoverable:
         return Eligibility(filename, False, "marked unrecoverable: a reconstruction failed before")
     by_recipe: dict[str, list[Mapping[str, Any]]] = {}
@@ -94,6 +98,11 @@ def eligibility(
                    if not d.get("blake3") or not present(_prefixed(str(d["blake3"])))]
         if missing:
             reasons.append(f"build dependencies not in the store: {', '.join(map(str, missing))}")
+            continue
+        absent = [f"{i.get('name')} {i.get('version')}" for i in recipe.get("inputs") or []
+                  if not i.get("blake3") or not has_input(_prefixed(str(i["blake3"])))]
+        if absent:
+            reasons.append(f"inputs not in the store: {', '.join(absent)}")
             continue
         why = toolchain(recipe)
         if why is not None:

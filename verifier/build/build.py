@@ -28,6 +28,7 @@ from ..toolchain.pythons import HOST_PYTHON, PythonSource, get_python, python_of
 from ..toolchain.sysroot import Sysroot, ensure_sysroot, find_qemu
 from ..toolchain.targets import TARGETS, Target, get_target, is_native
 from ..toolchain.zig import Zig, find_zig
+from .native import native_cause, native_env, native_inputs
 from .sdist import build_requires, extract_sdist, sdist_epoch
 from .smoke import (
     SKIPPED,
@@ -76,6 +77,7 @@ class BuildSetup:
     wheelhouse: Path | None = None  # the build dependencies recipes pin
     zig_cache: Path | None = None  # the warm zig cache builds share (a cold variation gets its own)
     sysroots: Path | None = None  # Debian sysroots and the musl CPython built here
+    natives: Path | None = None  # native libraries built here, and their archives (default .cache/nativelibs)
 
     def run(self, argv: Sequence[str], *, cwd: Path, env: dict[str, str], log: Path, writable: Sequence[Path],
             umask: int = 0o022, cpus: int | None = None) -> RunResult:
@@ -225,6 +227,7 @@ def make_recipe(
         python_tag=py.tag, zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
         cppflags=cppflags, ldflags=ldflags, target_headers=_headers_source(t, _sysroot_for(t, setup.sysroots, py), py),
         build_python=f"debian:{base.deb(f'python{py.version}-minimal')}" if base else "",
+        **native_inputs(sdist.name, t, setup.natives),
     )
 
 
@@ -313,6 +316,8 @@ def build_once(
         d.mkdir(parents=True)
     log = dirs["logs"] / "build.log"
     res = BuildResult(variation.name, ok=False, log=log, root=root, sandbox=sandbox.name, timeout=setup.timeout)
+    if (why := native_cause(recipe)) is not None:
+        return _fail(res, why, start, infra=True)
     try:
         src = extract_sdist(sdist, root / "src")
     except VerifierError as e:
@@ -362,7 +367,12 @@ def build_once(
         **cross,
         **dict(variation.env),
     }
-    argv = [str(venv / "bin" / "python"), "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dirs["out"]), str(src)]
+    try:
+        env.update(native_env(recipe, root, setup.natives))
+    except VerifierError as e:
+        return _fail(res, str(e), start, infra=True)
+    argv = [str(venv / "bin" / "python"), "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dirs["out"]),
+            *(f"-C{c}" for c in recipe.config_settings), str(src)]
     writable = [root] if variation.cold_cache else [root, cache]
     r = setup.run(argv, cwd=src, env=env, log=log, writable=writable, umask=int(recipe.umask, 8), cpus=variation.cpus)
     res.limits = r.limits

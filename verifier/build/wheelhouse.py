@@ -16,6 +16,7 @@ from casstore import hash_file
 from ..errors import PinMismatch, VerifierError
 from ..exec.command import run
 from ..record import Pin, Recipe
+from .native import keep_inputs
 
 __all__ = ["FRONTEND", "default_wheelhouse", "fetch", "install", "keep_build_deps", "lock", "wheelhouse_from_store"]
 
@@ -92,11 +93,13 @@ def install(pins: Sequence[Pin], wheelhouse: Path, python: Path, *, log: Path) -
         raise VerifierError(f"cannot install build dependencies into {str(python)!r} (log: {log})")
 
 
-def keep_build_deps(store: Any, recipe: Recipe, wheelhouse: Path) -> None:
-    """Put every pinned build dependency of `recipe` into `store` (a no-op for those already there)."""
+def keep_build_deps(store: Any, recipe: Recipe, wheelhouse: Path, natives: Path | None = None) -> None:
+    """Put every pinned build dependency of `recipe` into `store` (a no-op for those already there), and its
+    native inputs (from `natives`, default .cache/nativelibs), owned by the recipe (`native.keep_inputs`)."""
     for pin in recipe.build_deps:
         if not store.has(pin.filename):
             store.put(wheelhouse / pin.filename)
+    keep_inputs(store, recipe, natives)
 
 
 def wheelhouse_from_store(store: Any, recipe: Recipe, dest: Path) -> Path:

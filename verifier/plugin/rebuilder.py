@@ -2,7 +2,7 @@
 
 casstore never imports the verifier; its CLI loads ``zig = verifier.plugin.rebuilder:zig_rebuilder`` and
 calls it with the store's root to get a rebuilder for evicted wheels. A :class:`ZigRebuilder` rebuilds a
-recorded wheel from the store alone: the sdist and every build dependency come out of the store (verified
+recorded wheel from the store alone: the sdist, every build dependency and native input come out of the store (verified
 by digest), nothing from the network. What eviction relies on (DESIGN.md)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..build.build import REBUILD, BuildSetup
+from ..build.native import inputs_from_store
 from ..build.wheelhouse import wheelhouse_from_store
 from ..errors import BuildFailed, InvalidTarget
 from ..exec.sandbox import Sandbox
@@ -39,7 +40,8 @@ class ZigRebuilder:
             recipe = Recipe.from_json(recipe.get("recipe", recipe))
         work = self.workdir / recipe.digest.removeprefix("blake3:")[:16]
         wheelhouse = wheelhouse_from_store(store, recipe, work / "wheelhouse")
-        setup = BuildSetup(sandbox=self.sandbox, wheelhouse=wheelhouse, zig_cache=self.zig_cache)
+        natives = inputs_from_store(store, recipe, work / "natives")
+        setup = BuildSetup(sandbox=self.sandbox, wheelhouse=wheelhouse, zig_cache=self.zig_cache, natives=natives)
         _, res = rebuild(recipe.sdist_blake3, recipe.target, workdir=work, store=store, recipe=recipe,
                          variation=REBUILD, setup=setup, smoke=False)
         if not res.ok or res.wheel is None:

@@ -39,14 +39,14 @@ from pathlib import Path
 
 from ..errors import ToolMissing, VerifierError
 from ..exec.command import run
-from .sysroot import DEBIAN_MIRROR, find_qemu
+from .debsource import apt_env, apt_get, orig_tarball
+from .sysroot import find_qemu
 from .targets import Target, get_target
 from .zig import Zig, find_zig
 
 __all__ = ["MUSL_PYTHON_SOURCE", "MUSL_PYTHON_VERSION", "MuslPython", "ensure_musl_python", "musl_python_key"]
 
 MUSL_PYTHON_SOURCE = ("python3.11", "3.11.2")  # Debian 12's source package and its upstream version
-_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 _BUILD_PYTHON = "/usr/bin/python3.11"  # Debian's python3.11-minimal: the same 3.11.2 as the source
 MUSL_PYTHON_VERSION = "3.11"  # the CPython version built (musl results for others are not imported)
 # Answers configure cannot find out by running programs in a cross build (the target's kernel has both).
@@ -102,62 +102,14 @@ def musl_python_key(arch: str, zig_version: str) -> str:
     return f"musl-cpython-{MUSL_PYTHON_SOURCE[1]}-{arch}-zig{zig_version}"
 
 
-def _env(home: Path) -> dict[str, str]:
-    return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8", "HOME": str(home)}
-
-
-def _apt(state: Path, darch: str, *, source: bool) -> list[str]:
-    for d in (state / "lists" / "partial", state / "cache" / "archives" / "partial", state / "sources.list.d"):
-        d.mkdir(parents=True, exist_ok=True)
-    (state / "status").touch()
-    kind = "deb-src" if source else "deb"
-    (state / "sources.list").write_text(f"{kind} [signed-by={_KEYRING}] {DEBIAN_MIRROR} bookworm main\n")
-    return [
-        "apt-get", "-q", "-y", "-o", f"APT::Architecture={darch}", "-o", f"APT::Architectures::={darch}",
-        "-o", f"Dir::State={state}", "-o", f"Dir::State::status={state / 'status'}",
-        "-o", f"Dir::Cache={state / 'cache'}", "-o", "Debug::NoLocking=1",
-        "-o", f"Dir::Etc::SourceList={state / 'sources.list'}", "-o", f"Dir::Etc::SourceParts={state / 'sources.list.d'}",
-    ]
-
-
-def _apt_get(tmp: Path, darch: str, verb: list[str], log: Path, *, source: bool) -> list[Path]:
-    """Run `apt-get update` then `apt-get <verb>` in a fresh directory under `tmp`; the files it fetched."""
-    if shutil.which("apt-get") is None:
-        raise ToolMissing("apt-get", "apt")
-    apt = _apt(tmp / "apt", darch, source=source)
-    out = tmp / "files"
-    out.mkdir()
-    for _attempt in range(3):  # a mirror mid-sync fails one index now and then
-        if run([*apt, "update"], cwd=tmp, env=_env(tmp), log=log, timeout=900).ok:
-            break
-    if not run([*apt, *verb], cwd=out, env=_env(tmp), log=log, timeout=1800).ok:
-        raise VerifierError(f"apt-get {' '.join(verb)} for {darch} failed (log: {log})")
-    shutil.rmtree(tmp / "apt")
-    return sorted(out.iterdir())
-
-
 def _source(cache: Path, log: Path) -> Path:
     """The upstream tarball of Debian's python3.11 source package, fetched once into `cache`."""
     package, version = MUSL_PYTHON_SOURCE
-    dest = cache / f"{package}_{version}.orig.tar.gz"
-    with open(cache / ".musl-cpython-src.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not dest.is_file():
-            tmp = cache / ".musl-cpython-src.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir()
-            files = _apt_get(tmp, "amd64", ["source", "--download-only", package], log, source=True)
-            orig = next((f for f in files if f.name == dest.name), None)
-            if orig is None:
-                raise VerifierError(f"Debian's {package} source package has no {dest.name!r} "
-                                    f"(got {[f.name for f in files]}; log: {log})")
-            orig.rename(dest)
-            shutil.rmtree(tmp)
-    return dest
+    return orig_tarball(package, f"{package}_{version}.orig.tar.gz", cache, log)
 
 
 def _musl_deb(tmp: Path, darch: str, log: Path) -> Path:
-    files = _apt_get(tmp, darch, ["download", "musl"], log, source=False)
+    files = apt_get(tmp, darch, ["download", "musl"], log, source=False)
     debs = [f for f in files if f.name.startswith("musl_") and f.name.endswith(".deb")]
     if len(debs) != 1:
         raise VerifierError(f"apt-get download musl for {darch} gave {[f.name for f in files]} (log: {log})")
@@ -192,7 +144,7 @@ def _build(target: Target, zig: Zig, src: Path, work: Path, root: Path, log: Pat
     if readelf is None:
         raise ToolMissing("readelf", "binutils")
     # LDFLAGS: zig links musl executables statically unless told; 3.11's configure appends to it with no space.
-    env = {**_env(work), **tools, "CONFIG_SITE": str(work / "config.site"), "LDFLAGS": "-dynamic ",
+    env = {**apt_env(work), **tools, "CONFIG_SITE": str(work / "config.site"), "LDFLAGS": "-dynamic ",
            "READELF": readelf, "PKG_CONFIG": "/bin/false", "CFLAGS": "-O1 -Wno-date-time"}  # zig makes __DATE__ an error
     build = work / "build"
     build.mkdir()
@@ -230,14 +182,14 @@ def ensure_musl_python(arch: str, cache: Path, *, zig: Zig | None = None, jobs: 
             (tmp / "work").mkdir(parents=True)
             start = time.monotonic()
             deb = _musl_deb(tmp / "work", target.debian_arch, log)
-            if not run(["dpkg-deb", "-x", str(deb), str(tmp / "root")], cwd=tmp, env=_env(tmp), log=log).ok:
+            if not run(["dpkg-deb", "-x", str(deb), str(tmp / "root")], cwd=tmp, env=apt_env(tmp), log=log).ok:
                 raise VerifierError(f"cannot unpack {deb.name!r} (log: {log})")
             src = _unpack_source(tarball, tmp / "work")
             _build(target, zig, src, tmp / "work", tmp / "root", log, jobs or os.cpu_count() or 1,
                    tmp / "work" / "zig-cache")  # ~350 MB of objects by the end: removed with the work dir
             built = MuslPython(tmp / "root", arch, {})
             r = run([*built.host_argv(), "-c", "import sys, _struct, math; print(sys.version)"], cwd=tmp,
-                    env=_env(tmp), log=log, timeout=600)
+                    env=apt_env(tmp), log=log, timeout=600)
             if not r.ok:
                 raise VerifierError(f"the musl CPython built for {arch} does not start (log: {log})")
             stamp = {"source": f"debian:{tarball.name}", "source_sha256": hashlib.sha256(tarball.read_bytes()).hexdigest(),
