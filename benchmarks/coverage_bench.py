@@ -141,7 +141,7 @@ def refresh_list() -> dict[str, Any]:
 
 
 def casstore(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "casstore", "--store", str(CACHE / "store"), "--rebuilder", "none",
+    return subprocess.run([sys.executable, "-m", "casstore.cli", "--store", str(CACHE / "store"), "--rebuilder", "none",
                            *args], capture_output=True, text=True, check=False)
 
 
@@ -156,7 +156,7 @@ def pull_sdist(row: dict[str, Any], dest: Path) -> Path:
     if r.returncode != 0:
         raise RuntimeError(f"casstore pull failed: {(r.stderr or r.stdout).strip().splitlines()[-1:]}")
     dest.mkdir(parents=True, exist_ok=True)
-    r = casstore("get", name, str(path))
+    r = casstore("get", name, "-o", str(path))
     if r.returncode != 0:
         raise RuntimeError(f"casstore get {name} failed: {r.stderr.strip()}")
     return path
