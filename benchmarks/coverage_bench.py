@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime
+import functools
 import json
 import re
 import shutil
@@ -162,10 +163,16 @@ def pull_sdist(row: dict[str, Any], dest: Path) -> Path:
     return path
 
 
+@functools.cache
+def _page(project: str) -> tuple[pypi.RemoteFile, ...]:
+    """A project's files on PyPI, read once per run (every target looks in the same page)."""
+    return tuple(pypi.list_files(project))
+
+
 def published_wheel(row: dict[str, Any], target: str, dest: Path) -> Path | None:
     """The wheel PyPI published for this release, this target's architecture (glibc) and cp311 (or abi3)."""
     arch = ARCH_OF_TARGET[target]
-    files = pypi.select(pypi.list_files(row["project"]), f"{row['project']}=={row['latest_version']}", kinds=("wheel",))
+    files = pypi.select(_page(row["project"]), f"{row['project']}=={row['latest_version']}", kinds=("wheel",))
     best = None
     for f in files:
         _, _, _, tags = parse_wheel_filename(f.filename)

@@ -373,16 +373,15 @@ class Store:
     def open(self, ref: Ref) -> io.BufferedReader:
         """Stream a file's original bytes. The read raises :class:`ChecksumMismatch` at the end if
         the bytes are not the ones stored; use :meth:`export` when nothing unverified may escape."""
-        info = self.revive(ref)
-        for _ in range(3):  # an eviction racing this read: bring the file back again
+        for attempt in range(4):  # an eviction racing this read: bring the file back again
+            info = self.revive(ref)
             if info.layout != "recipe":
                 break
             try:
                 return open_recipe(self.objects, self.catalog, info)
             except Evicted:
-                info = self.revive(ref)
-        if info.layout == "recipe":
-            return open_recipe(self.objects, self.catalog, info)
+                if attempt == 3:
+                    raise
         if info.layout != "blob":
             raise StoreFormatError(str(self.root), f"unknown layout {info.layout!r} for {info.filename!r}")
         try:
