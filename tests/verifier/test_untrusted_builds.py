@@ -8,6 +8,7 @@ so only the sandbox stands between them and the build."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ import stat
 import uuid
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import pytest
 
 from casstore import Store, open_store
 from verifier import (
+    REBUILD,
     Bubblewrap,
     BuildSetup,
     NoSandbox,
@@ -513,3 +515,62 @@ def test_the_home_is_never_put_back_into_the_sandbox() -> None:
     cwd = Path.cwd().resolve()
     assert cwd in _needed_inside([cwd.parent], home=Path("/nonexistent-home"))
     assert cwd not in _needed_inside([cwd.parent], home=cwd)
+
+
+# --- the zig cache: shared by builds, written by none of them --------------------------------------------
+
+ATTACK_ZIG_CACHE = """
+import json, os
+from pathlib import Path
+report = {"poisoned": 0, "refused": []}
+cache = os.environ.get("ZIG_GLOBAL_CACHE_DIR")
+report["cache"] = cache
+if os.environ.get("VERIFIER_ATTACK"):
+    for p in sorted(Path(cache).rglob("*")) if cache else []:  # the build's own cache: poison every object
+        if p.is_file() and p.suffix in (".o", ".a"):
+            p.write_bytes(b"poisoned")
+            report["poisoned"] += 1
+    for p in sorted(Path(CFG["trusted"]).rglob("*")):  # the shared one it was copied from
+        if p.is_file():
+            try:
+                with open(p, "r+b") as f:
+                    f.write(b"poisoned")
+                report["refused"].append("WROTE " + str(p))
+            except OSError as e:
+                report["refused"].append(e.strerror)
+    Path("zig-attack.json").write_text(json.dumps(report))
+"""
+
+
+def test_a_hostile_build_cannot_poison_the_zig_cache_of_later_builds(area: Area, bwrap: Bubblewrap, wheelhouse: Path,
+                                                                     zig_cache: Path) -> None:
+    """The shared, warmed zig cache is never writable by a build: a build gets a private copy of it, and what
+    it does to that copy (here: every runtime object overwritten) reaches no later build, whose wheel is the
+    same, bit for bit, as one built before the attack."""
+    from verifier.toolchain.targets import get_target
+    from verifier.toolchain.zig import find_zig
+    from verifier.toolchain.zigcache import trusted_cache
+
+    from . import sdists
+
+    trusted = trusted_cache(find_zig(), get_target(TARGET), zig_cache, ("c",), area.base / "warm.log")
+    sdist = sdists.c_sdist(area.sdists, "hostzig", pre=ATTACK_ZIG_CACHE.replace("CFG", repr({"trusted": str(trusted)})))
+    before = _snapshot(trusted)
+    clean = _build(area, sdist, bwrap, wheelhouse, zig_cache)
+    assert clean.ok, clean.failure
+    assert clean.root is not None and not (clean.root / "src" / "zig-attack.json").exists()
+
+    _, attacked = rebuild(sdist, TARGET, workdir=area.base / "attacked", store=area.store, smoke=False,
+                          variation=replace(REBUILD, env=(("VERIFIER_ATTACK", "1"),)),
+                          setup=BuildSetup(sandbox=bwrap, wheelhouse=wheelhouse, zig_cache=zig_cache))
+    assert attacked.root is not None
+    found = sorted(attacked.root.rglob("zig-attack.json"))
+    assert found, Path(str(attacked.log_path)).read_text()[-3000:]
+    report = json.loads(found[0].read_text())
+    assert report["poisoned"] > 0 and Path(report["cache"]).is_relative_to(attacked.root)  # its own copy
+    assert report["refused"] and set(report["refused"]) == {"Read-only file system"}, report["refused"][:3]
+    assert _snapshot(trusted) == before
+
+    later = _build(area, sdist, bwrap, wheelhouse, zig_cache)
+    assert later.ok, later.failure
+    assert later.blake3 == clean.blake3

@@ -28,6 +28,8 @@ from ..toolchain.pythons import HOST_PYTHON, PythonSource, get_python, python_of
 from ..toolchain.sysroot import Sysroot, ensure_sysroot, find_qemu
 from ..toolchain.targets import TARGETS, Target, get_target, is_native
 from ..toolchain.zig import Zig, find_zig
+from ..toolchain.zigcache import private_cache, runtime_languages, trusted_cache, warm
+from .kind import detect
 from .native import native_cause, native_env, native_inputs
 from .sdist import build_requires, extract_sdist, sdist_epoch
 from .smoke import (
@@ -75,7 +77,7 @@ class BuildSetup:
     memory: int | None = DEFAULT_MEMORY  # bytes of address space per process (None: unlimited)
     processes: int | None = DEFAULT_PROCESSES  # processes and threads at once (None: unlimited)
     wheelhouse: Path | None = None  # the build dependencies recipes pin
-    zig_cache: Path | None = None  # the warm zig cache builds share (a cold variation gets its own)
+    zig_cache: Path | None = None  # where the trusted warm zig caches live (builds get private copies)
     sysroots: Path | None = None  # Debian sysroots and the musl CPython built here
     natives: Path | None = None  # native libraries built here, and their archives (default .cache/nativelibs)
 
@@ -147,6 +149,7 @@ tempfile._name_sequence = _Names()
 
 
 DEFAULT_SYSROOTS = Path(".cache/sysroots")
+DEFAULT_ZIG_CACHE = Path(".cache/zig")
 
 
 def _sysroot_for(target: Target, sysroots: Path | None, py: PythonSource | None = None) -> Sysroot | None:
@@ -344,9 +347,18 @@ def build_once(
         write_sysconfigdata(site, target, cross_sysconfig(host_vars(), target, py.nodot, include, target_vars))
         cross = cross_env(target)
 
-    cache = root / "zig-cache" if variation.cold_cache else (setup.zig_cache or Path(".cache/zig")).absolute()
-    cache.mkdir(parents=True, exist_ok=True)
-    tools = zig.write_wrappers(dirs["bin"], target, cache_dir=cache, prefix_map={root: "/build"})
+    # zig's runtime libraries: warmed by trusted code, never by the build (toolchain/zigcache.py)
+    cache, runtimes = root / "zig-cache", runtime_languages(detect(src).languages)
+    try:
+        if variation.cold_cache:
+            warm(zig, target, cache, runtimes, log)
+        else:
+            trusted = trusted_cache(zig, target, setup.zig_cache or DEFAULT_ZIG_CACHE, runtimes, log)
+            private_cache(trusted, cache)
+    except VerifierError as e:
+        return _fail(res, str(e), start, infra=True)
+    tools = zig.write_wrappers(dirs["bin"], target, cache_dir=cache, local_cache_dir=root / "zig-local",
+                               prefix_map={root: "/build"})
     jobs = str(variation.cpus or os.cpu_count() or 1)
     env = {
         "PATH": f"{dirs['bin']}:{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
@@ -373,9 +385,9 @@ def build_once(
         return _fail(res, str(e), start, infra=True)
     argv = [str(venv / "bin" / "python"), "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dirs["out"]),
             *(f"-C{c}" for c in recipe.config_settings), str(src)]
-    writable = [root] if variation.cold_cache else [root, cache]
-    r = setup.run(argv, cwd=src, env=env, log=log, writable=writable, umask=int(recipe.umask, 8), cpus=variation.cpus)
+    r = setup.run(argv, cwd=src, env=env, log=log, writable=[root], umask=int(recipe.umask, 8), cpus=variation.cpus)
     res.limits = r.limits
+    shutil.rmtree(cache, ignore_errors=True)  # the build's own copy: nothing reads it again
     if r.timed_out:
         return _fail(res, f"build timed out after {setup.timeout:g} s{_stopped(r)}", start, infra=True)
     if not r.ok:

@@ -35,12 +35,14 @@ class Zig:
         *,
         cache_dir: Path,
         prefix_map: dict[Path, str],
+        local_cache_dir: Path | None = None,
     ) -> dict[str, str]:
         """Write cc/c++/ar/ranlib/ld scripts into `bin_dir`; return the environment that selects them.
 
         The scripts exec the zig binary itself (no Python in between, so no PYTHONPATH from pip's
         isolation can reach it) with an explicit -target and -ffile-prefix-map for the build root,
-        the zig install dir and the zig cache.
+        the zig install dir and the zig cache. `cache_dir` is zig's global cache (its runtime libraries),
+        `local_cache_dir` the cache of the build's own objects (default: the global one).
         """
         bin_dir.mkdir(parents=True, exist_ok=True)
         maps = dict(prefix_map)
@@ -64,7 +66,7 @@ class Zig:
             "RANLIB": str(bin_dir / "ranlib"),
             "LD": str(bin_dir / "ld"),
             "ZIG_GLOBAL_CACHE_DIR": str(cache_dir),
-            "ZIG_LOCAL_CACHE_DIR": str(cache_dir),
+            "ZIG_LOCAL_CACHE_DIR": str(local_cache_dir or cache_dir),
         }
 
 
