@@ -157,3 +157,14 @@ def hostile_sdist(dest: Path, name: str, attack: str, config: dict[str, object] 
         f"{name}/__init__.py": "",
         f"{name}/stolen.txt": "",
     })
+
+
+def requires_python_sdist(dest: Path, name: str, requires: str) -> Path:
+    """The C extension sdist with a PKG-INFO whose Requires-Python is `requires` (and pyproject's too)."""
+    return write_sdist(dest, name, {
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\nRequires-Python: {requires}\n",
+        "pyproject.toml": PYPROJECT + f'\n[project]\nname = "{name}"\nversion = "0.1"\nrequires-python = "{requires}"\n',
+        "setup.py": _setup(name, "_speed.c"),
+        f"{name}/__init__.py": "from ._speed import add, stamp\n",
+        f"{name}/_speed.c": C_MODULE % {"extra": '#define STAMP "fixed"'},
+    })

@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..build.build import REBUILD, VARIATIONS, BuildResult, BuildSetup, Variation, build_once, make_recipe
-from ..errors import InvalidSdist, ToolMissing, VerifierError
+from ..errors import DependenciesUnavailable, InvalidSdist, PythonExcluded, ToolMissing, VerifierError
 from ..exec.detect import detect_sandbox
 from ..exec.sandbox import hiding
 from ..record import Explanation, Recipe, VerificationRecord
+from ..toolchain.pythons import choose_python
 from ..toolchain.targets import DEFAULT_TARGET, get_target
 from .diff import compare_wheels, published_status, run_diffoscope
 from .grades import BuildOutcome, Grade, grade
-from .unbuildable import kind_of, unbuildable_record
+from .unbuildable import sdist_facts, unbuildable_record
 
 __all__ = ["BlobStore", "keep_records", "rebuild", "variations_for", "verify"]
 
@@ -146,7 +147,15 @@ def rebuild(
     workdir = workdir.absolute()
     path = _resolve_sdist(sdist, store, workdir)
     setup = _confined(setup, store, workdir)
-    recipe = recipe or make_recipe(path, target, workdir=workdir, setup=setup, python=python)
+    if recipe is None:
+        kind, requires = sdist_facts(path, workdir)
+        try:
+            python = choose_python(requires, python)
+            recipe = make_recipe(path, target, workdir=workdir, setup=setup, python=python)
+        except (PythonExcluded, DependenciesUnavailable) as e:  # not built: the record of why, no build
+            rec = unbuildable_record(path, get_target(target).name, kind, str(e), started="", python=python)
+            infra = not (isinstance(e, DependenciesUnavailable) and e.conflict)
+            return rec.recipe, BuildResult(variation.name, ok=False, infra_failure=infra, failure=str(e))
     res = build_once(path, recipe, variation, workdir=workdir, setup=setup, smoke=smoke)
     return recipe, res
 
@@ -200,26 +209,39 @@ def verify(
     the digest of the wheel already on record for this recipe. The sdist's code runs in `setup`'s sandbox
     (default: the best one here; the store's directory hidden) under its limits: `setup.timeout` seconds,
     `setup.memory` bytes per process and `setup.processes` processes per build; `setup` also names the
-    wheelhouse, zig cache and sysroots. `python` is the CPython version to build for (default: the host's;
-    `verifier.PYTHONS` lists the others). Returns one record per target."""
+    wheelhouse, zig cache and sysroots. `python` is the CPython version to build for (default: the host's
+    if the sdist's Requires-Python allows it, else the newest in `verifier.PYTHONS` it allows; one it
+    excludes is graded inconclusive without a build). Returns one record per target."""
     workdir = workdir.absolute()
     say = progress or (lambda _msg: None)
     path = _resolve_sdist(sdist, store, workdir)
     setup = _confined(setup, store, workdir)
-    kind = kind_of(path, workdir)
+    kind, requires = sdist_facts(path, workdir)
+    cause = kind.cannot_build
+    if cause is None:
+        try:
+            python = choose_python(requires, python)
+        except PythonExcluded as e:
+            cause = str(e)
     records = []
     for target in targets:
         t = get_target(target)
         started, t0 = clock().isoformat(timespec="seconds"), time.monotonic()
-        if kind.cannot_build:
-            records.append(unbuildable_record(path, t.name, kind, kind.cannot_build, started=started, python=python))
-            say(f"{path.name} [{t.name}]: inconclusive ({kind.cannot_build})")
+        if cause:
+            records.append(unbuildable_record(path, t.name, kind, cause, started=started, python=python))
+            say(f"{path.name} [{t.name}]: inconclusive ({cause})")
             continue
         tdir = workdir / t.name
         if tdir.exists():
             shutil.rmtree(tdir)
         tdir.mkdir(parents=True)
-        recipe = make_recipe(path, t, workdir=tdir, setup=setup, python=python)
+        try:
+            recipe = make_recipe(path, t, workdir=tdir, setup=setup, python=python)
+        except DependenciesUnavailable as e:  # the machine's failure (inconclusive) unless pip says they conflict
+            g = Grade.BROKEN if e.conflict else Grade.INCONCLUSIVE
+            records.append(unbuildable_record(path, t.name, kind, str(e), started=started, python=python, grade=g))
+            say(f"{path.name} [{t.name}]: {g.value} ({e})")
+            continue
         results = []
         for v in variations_for(builds, variations):
             say(f"{path.name} [{t.name}] build {v.name!r}...")
