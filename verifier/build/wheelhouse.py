@@ -67,8 +67,8 @@ def fetch(requirements: Sequence[str], wheelhouse: Path, *, log: Path, python: P
     r = run(argv, cwd=wheelhouse, env=_pip_env(wheelhouse), log=log, timeout=600)
     if not r.ok:
         conflict = pip_says_conflict(r.output)
-        why = "they conflict" if conflict else _last_error(r.output)
-        raise DependenciesUnavailable(f"cannot download build dependencies {list(requirements)!r}: {why} (log: {log})",
+        what = "build dependencies {!r} contradict each other" if conflict else "cannot download build dependencies {!r}"
+        raise DependenciesUnavailable(f"{what.format(list(requirements))}: {_last_error(r.output)} (log: {log})",
                                       list(requirements), conflict, log)
 
 
