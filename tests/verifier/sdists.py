@@ -108,8 +108,18 @@ def broken_sdist(dest: Path) -> Path:
     return c_sdist(dest, "tinybroken", "#define STAMP \"x\"\nthis is not C;")
 
 
+def fallback_sdist(dest: Path) -> Path:
+    """C sources that setup.py leaves out: a pure wheel, what a failed optional extension looks like."""
+    return write_sdist(dest, "tinyfallback", {
+        "pyproject.toml": PYPROJECT,
+        "setup.py": "from setuptools import setup\nsetup(name='tinyfallback', version='0.1', packages=['tinyfallback'])\n",
+        "tinyfallback/__init__.py": "X = 1\n",
+        "tinyfallback/_speed.c": C_MODULE % {"extra": '#define STAMP "fixed"'},
+    })
+
+
 def pure_sdist(dest: Path) -> Path:
-    """A setup.py that silently gives a pure wheel: what a failed optional extension looks like."""
+    """A pure package: nothing to compile, a py3-none-any wheel."""
     return write_sdist(dest, "tinypure", {
         "pyproject.toml": PYPROJECT,
         "setup.py": "from setuptools import setup\nsetup(name='tinypure', version='0.1', packages=['tinypure'])\n",

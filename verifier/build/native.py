@@ -68,7 +68,7 @@ def load_projects(text: str) -> dict[str, Needs]:
         if extra:
             raise VerifierError(f"native needs of {name!r}: unknown fields {sorted(extra)}")
         key = _normalize(name)
-        out[key] = Needs(key, tuple(d["libraries"]), tuple(sorted(d.get("env", {}).items())), str(d.get("why", "")),
+        out[key] = Needs(key, tuple(d.get("libraries", ())), tuple(sorted(d.get("env", {}).items())), str(d.get("why", "")),
                          tuple(d.get("config_settings", ())))
     return out
 
@@ -134,9 +134,10 @@ def _archive(natives: Path, i: Input) -> Path:
 
 def native_env(recipe: Recipe, root: Path, natives: Path | None = None) -> dict[str, str]:
     """Unpack the recipe's inputs into `root/native/<name>` (each checked against its digest) and return the
-    variables that point the build at them; {} for a recipe without inputs."""
+    variables that point the build at them, with the table's environment; only that environment (e.g.
+    MYPY_USE_MYPYC=1) for a recipe without inputs."""
     if not recipe.inputs:
-        return {}
+        return dict(recipe.build_env)
     natives = (natives or DEFAULT_NATIVE_CACHE).absolute()
     prefixes: dict[str, Path] = {}
     for i in recipe.inputs:

@@ -12,7 +12,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..build.build import REBUILD, VARIATIONS, BuildResult, BuildSetup, Variation, build_once, make_recipe
+from ..build.build import (
+    PURE_NOTE,
+    REBUILD,
+    VARIATIONS,
+    BuildResult,
+    BuildSetup,
+    Variation,
+    build_once,
+    make_recipe,
+)
+from ..build.wheel import parse_wheel_name
 from ..errors import DependenciesUnavailable, InvalidSdist, PythonExcluded, ToolMissing, VerifierError
 from ..exec.detect import detect_sandbox
 from ..exec.sandbox import hiding
@@ -151,7 +161,7 @@ def rebuild(
         kind, requires = sdist_facts(path, workdir)
         try:
             python = choose_python(requires, python)
-            recipe = make_recipe(path, target, workdir=workdir, setup=setup, python=python)
+            recipe = make_recipe(path, target, workdir=workdir, setup=setup, python=python, pure=kind.pure)
         except (PythonExcluded, DependenciesUnavailable) as e:  # not built: the record of why, no build
             rec = unbuildable_record(path, get_target(target).name, kind, str(e), started="", python=python)
             infra = not (isinstance(e, DependenciesUnavailable) and e.conflict)
@@ -224,6 +234,7 @@ def verify(
         except PythonExcluded as e:
             cause = str(e)
     records = []
+    pure_first: VerificationRecord | None = None
     for target in targets:
         t = get_target(target)
         started, t0 = clock().isoformat(timespec="seconds"), time.monotonic()
@@ -231,12 +242,18 @@ def verify(
             records.append(unbuildable_record(path, t.name, kind, cause, started=started, python=python))
             say(f"{path.name} [{t.name}]: inconclusive ({cause})")
             continue
+        given = (published or {}).get(t.name)
+        pure = kind.pure or (given is not None and parse_wheel_name(given.name).is_pure)
+        if pure and pure_first is not None:  # one pure wheel serves every target: not built again
+            records.append(_same_pure(pure_first, t.name, started))
+            say(f"{path.name} [{t.name}]: {pure_first.grade} (the pure wheel of {pure_first.recipe.target})")
+            continue
         tdir = workdir / t.name
         if tdir.exists():
             shutil.rmtree(tdir)
         tdir.mkdir(parents=True)
         try:
-            recipe = make_recipe(path, t, workdir=tdir, setup=setup, python=python)
+            recipe = make_recipe(path, t, workdir=tdir, setup=setup, python=python, pure=pure)
         except DependenciesUnavailable as e:  # the machine's failure (inconclusive) unless pip says they conflict
             g = Grade.BROKEN if e.conflict else Grade.INCONCLUSIVE
             records.append(unbuildable_record(path, t.name, kind, str(e), started=started, python=python, grade=g))
@@ -256,10 +273,29 @@ def verify(
         if pub_wheel is None and store is not None and first.wheel is not None:
             pub_wheel = _published_in_store(store, first.wheel, tdir)
         pub = published_status(first.wheel, pub_wheel) if first.wheel else None
+        if pure:
+            g, reasons = _pure_grade(g, reasons, pub_wheel)
         records.append(VerificationRecord(
             recipe=recipe, recipe_digest=recipe.digest, grade=g.value, reasons=reasons,
             builds=[r.to_record(_blob(store, r.log)) for r in results], explanation=explanation,
             published=pub, seconds=round(time.monotonic() - t0, 3), started=started, build_kind=kind.label,
         ))
         say(f"{path.name} [{t.name}]: {g.value}")
+        if pure:
+            pure_first = records[-1]
     return records
+
+
+def _pure_grade(g: Grade, reasons: list[str], published: Path | None) -> tuple[Grade, list[str]]:
+    """A pure build's grade: broken beside a published platform wheel (the index's wheel compiled what
+    this build did not); otherwise its own grade, saying that nothing target-specific was checked."""
+    if published is not None and not parse_wheel_name(published.name).is_pure:
+        return Grade.BROKEN, [*reasons, f"the build made a pure wheel; the index published {published.name!r}"]
+    return g, [*reasons, PURE_NOTE]
+
+
+def _same_pure(first: VerificationRecord, target: str, started: str) -> VerificationRecord:
+    """The record of `first`'s pure wheel for another target: the same builds, the recipe for `target`."""
+    recipe = replace(first.recipe, target=target)
+    return replace(first, recipe=recipe, recipe_digest=recipe.digest, started=started, seconds=0.0,
+                   reasons=[*first.reasons, f"the pure wheel built for {first.recipe.target}; not built again"])
