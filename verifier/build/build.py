@@ -28,7 +28,7 @@ from ..toolchain.pythons import HOST_PYTHON, PythonSource, get_python, python_of
 from ..toolchain.sysroot import Sysroot, ensure_sysroot, find_qemu
 from ..toolchain.targets import TARGETS, Target, get_target, is_native
 from ..toolchain.zig import Zig, find_zig
-from .native import native_cause, native_env, native_inputs
+from .native import hook_env, native_cause, native_env, native_inputs
 from .sdist import build_requires, extract_sdist, sdist_epoch
 from .smoke import (
     SKIPPED,
@@ -215,8 +215,7 @@ def make_recipe(
     pins = _lock(requires, wheelhouse, log, online, launcher)
     confine = replace(setup, sandbox=setup.sandbox if setup.sandbox is not None else detect_sandbox())
     natives = native_inputs(sdist.name, t, setup.natives)
-    extra = _dynamic_requires(src, pins, wheelhouse, workdir / "recipe-venv", log, confine, base,
-                              dict(natives.get("build_env", ())))
+    extra = _dynamic_requires(src, pins, wheelhouse, workdir / "recipe-venv", log, confine, base, hook_env(sdist.name))
     if extra:  # e.g. old setuptools asks for `wheel`; pin those too
         pins = _lock([*requires, *extra], wheelhouse, log, online, launcher)
     shutil.rmtree(workdir / "recipe-src")
@@ -272,10 +271,9 @@ def _dynamic_requires(src: Path, pins: Sequence[Pin], wheelhouse: Path, venv: Pa
                       confine: BuildSetup, base: Sysroot | None = None, build_env: dict[str, str] | None = None,
                       ) -> list[str]:
     """What the backend's get_requires_for_build_wheel hook adds, asked in the sandbox without network, with
-    the recipe's `build_env` (those without a {library} placeholder: nothing is unpacked for the question)."""
+    `build_env` (`native.hook_env`) added."""
     python = _venv(venv, pins, wheelhouse, log, base)
-    env = {k: v for k, v in (build_env or {}).items() if "{" not in v}
-    env |= {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(venv), "LC_ALL": "C.UTF-8", "TMPDIR": str(venv)}
+    env = dict(build_env or {}) | {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(venv), "LC_ALL": "C.UTF-8", "TMPDIR": str(venv)}
     r = confine.run([str(python), "-c", _REQUIRES_PROBE, str(src)], cwd=src, env=env, log=log, writable=[src, venv])
     line = next((ln for ln in r.output.splitlines() if ln.startswith("REQUIRES=")), None)
     if not r.ok or line is None:
