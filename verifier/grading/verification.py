@@ -244,8 +244,8 @@ def verify(
             continue
         given = (published or {}).get(t.name)
         pure = kind.pure or (given is not None and parse_wheel_name(given.name).is_pure)
-        if pure and pure_first is not None:  # one pure wheel serves every target: not built again
-            records.append(_same_pure(pure_first, t.name, started))
+        if pure_first is not None:  # one pure wheel serves every target: not built again
+            records.append(_same_pure(pure_first, t.name, started, given, workdir))
             say(f"{path.name} [{t.name}]: {pure_first.grade} (the pure wheel of {pure_first.recipe.target})")
             continue
         tdir = workdir / t.name
@@ -294,8 +294,18 @@ def _pure_grade(g: Grade, reasons: list[str], published: Path | None) -> tuple[G
     return g, [*reasons, PURE_NOTE]
 
 
-def _same_pure(first: VerificationRecord, target: str, started: str) -> VerificationRecord:
-    """The record of `first`'s pure wheel for another target: the same builds, the recipe for `target`."""
+def _same_pure(first: VerificationRecord, target: str, started: str, published: Path | None,
+               workdir: Path) -> VerificationRecord:
+    """The record of `first`'s pure wheel for another target: the same builds, the recipe for `target`,
+    graded and compared against `published` (this target's published wheel) when there is one."""
     recipe = replace(first.recipe, target=target)
-    return replace(first, recipe=recipe, recipe_digest=recipe.digest, started=started, seconds=0.0,
-                   reasons=[*first.reasons, f"the pure wheel built for {first.recipe.target}; not built again"])
+    g, reasons, pub = Grade(first.grade), [r for r in first.reasons if r != PURE_NOTE], first.published
+    wheel = next((p for b in first.builds if b.wheel_filename
+                  for p in sorted((workdir / first.recipe.target).rglob(b.wheel_filename))), None)
+    if published is not None and wheel is not None:
+        g, reasons = _pure_grade(g, reasons, published)
+        pub = published_status(wheel, published)
+    elif PURE_NOTE in first.reasons:
+        reasons.append(PURE_NOTE)
+    return replace(first, recipe=recipe, recipe_digest=recipe.digest, started=started, seconds=0.0, grade=g.value,
+                   published=pub, reasons=[*reasons, f"the pure wheel built for {first.recipe.target}; not built again"])
