@@ -169,15 +169,15 @@ def _page(project: str) -> tuple[pypi.RemoteFile, ...]:
     return tuple(pypi.list_files(project))
 
 
-def published_wheel(row: dict[str, Any], target: str, dest: Path) -> Path | None:
-    """The wheel PyPI published for this release, this target's architecture (glibc) and cp311 (or abi3)."""
+def published_wheel(row: dict[str, Any], target: str, dest: Path, tag: str = "cp311") -> Path | None:
+    """The wheel PyPI published for this release, this target's architecture (glibc) and `tag` (or abi3)."""
     arch = ARCH_OF_TARGET[target]
     files = pypi.select(_page(row["project"]), f"{row['project']}=={row['latest_version']}", kinds=("wheel",))
     best = None
     for f in files:
         _, _, _, tags = parse_wheel_filename(f.filename)
         if any(t.platform.startswith("manylinux") and t.platform.endswith("_" + arch)
-               and (t.interpreter == "cp311" or (t.abi == "abi3" and t.interpreter.startswith("cp3")))
+               and (t.interpreter == tag or (t.abi == "abi3" and t.interpreter.startswith("cp3")))
                for t in tags):
             best = f
             break
@@ -187,7 +187,8 @@ def published_wheel(row: dict[str, Any], target: str, dest: Path) -> Path | None
 
 
 def run_one(row: dict[str, Any], target: str, *, timeout: float, anchor: bool) -> dict[str, Any]:
-    from verifier import VARIATIONS, BuildSetup, verify
+    from verifier import HOST_PYTHON, VARIATIONS, BuildSetup, PythonExcluded, choose_python, verify
+    from verifier.grading.unbuildable import sdist_facts
 
     out: dict[str, Any] = {"project": row["project"], "version": row["latest_version"], "target": target,
                            "sdist": row["latest_sdist"]}
@@ -195,8 +196,12 @@ def run_one(row: dict[str, Any], target: str, *, timeout: float, anchor: bool) -
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     sdist = pull_sdist(row, CACHE / "sdists")
+    try:  # the wheel for the CPython verify() will choose (Requires-Python), the host's when none fits
+        python = choose_python(sdist_facts(sdist, work)[1])
+    except PythonExcluded:
+        python = HOST_PYTHON
     try:
-        published = published_wheel(row, target, CACHE / "published")
+        published = published_wheel(row, target, CACHE / "published", "cp" + python.replace(".", ""))
     except Exception as e:  # noqa: BLE001 -- without a published wheel the grade still stands; say why
         published, out["published_error"] = None, f"{type(e).__name__}: {e}"
     out["published_wheel"] = published.name if published else None

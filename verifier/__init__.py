@@ -11,10 +11,12 @@ from .build.native import inputs_from_store, keep_inputs, native_cause
 from .build.wheelhouse import keep_build_deps, wheelhouse_from_store
 from .errors import (
     BuildFailed,
+    DependenciesUnavailable,
     InvalidPython,
     InvalidSdist,
     InvalidTarget,
     PinMismatch,
+    PythonExcluded,
     ToolMissing,
     VerifierError,
 )
@@ -41,7 +43,7 @@ from .nightly.report import GRADES, REPORT_SCHEMA, Night, Report, build_report
 from .plugin.rebuilder import ZigRebuilder
 from .record import RECORD_SCHEMA, BuildRecord, Explanation, Input, Pin, Recipe, VerificationRecord
 from .toolchain.nativelib import LIBRARIES, BuiltLibrary, ensure_library
-from .toolchain.pythons import HOST_PYTHON, PYTHONS, PythonSource, get_python
+from .toolchain.pythons import HOST_PYTHON, PYTHONS, PythonSource, choose_python, get_python
 from .toolchain.targets import DEFAULT_TARGET, TARGETS, Target, get_target
 from .toolchain.zig import ZIG_VERSION
 
@@ -65,6 +67,7 @@ __all__ = [
     "BuildResult",
     "BuildSetup",
     "BuiltLibrary",
+    "DependenciesUnavailable",
     "Explanation",
     "Grade",
     "Input",
@@ -76,6 +79,7 @@ __all__ = [
     "NoSandbox",
     "Pin",
     "PinMismatch",
+    "PythonExcluded",
     "PythonSource",
     "Recipe",
     "Report",
@@ -88,6 +92,7 @@ __all__ = [
     "VerifierError",
     "ZigRebuilder",
     "build_report",
+    "choose_python",
     "compare_wheels",
     "detect_sandbox",
     "ensure_library",

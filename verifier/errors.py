@@ -6,10 +6,12 @@ from pathlib import Path
 
 __all__ = [
     "BuildFailed",
+    "DependenciesUnavailable",
     "InvalidPython",
     "InvalidSdist",
     "InvalidTarget",
     "PinMismatch",
+    "PythonExcluded",
     "ToolMissing",
     "VerifierError",
 ]
@@ -30,6 +32,29 @@ class InvalidPython(VerifierError, ValueError):
         super().__init__(f"unknown Python version: {version!r} (known: {', '.join(known)})")
         self.version = version
         self.known = known
+
+
+class PythonExcluded(VerifierError):
+    """An sdist's Requires-Python allows none of the CPython versions a build could use."""
+
+    def __init__(self, requires: str, versions: list[str], requested: str | None = None) -> None:
+        what = (f"Requires-Python {requires} excludes the requested CPython {requested}" if requested else
+                f"Requires-Python {requires} allows none of the CPython versions here")
+        super().__init__(f"{what} ({', '.join(versions)})")
+        self.requires = requires
+        self.versions = versions
+        self.requested = requested
+
+
+class DependenciesUnavailable(VerifierError):
+    """Build dependencies could not be downloaded or resolved. `conflict`: pip said the requirements
+    contradict each other (the package's fault); otherwise the machine's (network, an index without them)."""
+
+    def __init__(self, message: str, requirements: list[str], conflict: bool, log: Path | None = None) -> None:
+        super().__init__(message)
+        self.requirements = requirements
+        self.conflict = conflict
+        self.log = log
 
 
 class ToolMissing(VerifierError):

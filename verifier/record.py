@@ -94,6 +94,9 @@ class Recipe:
     # PEP 517 config settings the native table gives the backend (`build -C KEY=VALUE`), e.g.
     # ("platform-guessing=disable",) for pillow; left out of the JSON when empty.
     config_settings: tuple[str, ...] = ()
+    # The sdist compiles nothing: the wheel is pure (py3-none-any), built once with the build Python and no
+    # cross setup whatever the target; left out of the JSON when False.
+    pure: bool = False
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -101,7 +104,7 @@ class Recipe:
         d["inputs"] = [i.to_json() for i in self.inputs]
         d["build_env"] = dict(self.build_env)
         d["config_settings"] = list(self.config_settings)
-        for optional in ("target_headers", "build_python", "inputs", "build_env", "config_settings"):
+        for optional in ("target_headers", "build_python", "inputs", "build_env", "config_settings", "pure"):
             if not d[optional]:
                 del d[optional]
         return d

@@ -41,3 +41,15 @@ def fetch_published_wheel(name: str, version: str, cache: Path, platform: str = 
             return None
     wheels = sorted(dest.glob("*.whl"))
     return wheels[0] if wheels else None
+
+
+def fetch_pure_wheel(name: str, version: str, cache: Path) -> Path | None:
+    """The py3-none-any (or py2.py3) wheel PyPI published for `name==version`, if any."""
+    dest = cache / "published" / f"{name}-{version}-any"
+    if not any(dest.glob("*-none-any.whl")):
+        try:
+            _download(f"{name}=={version}", dest, "--only-binary", ":all:")
+        except subprocess.CalledProcessError:
+            return None
+    wheels = sorted(dest.glob("*-none-any.whl"))
+    return wheels[0] if wheels else None

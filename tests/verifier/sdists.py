@@ -108,8 +108,18 @@ def broken_sdist(dest: Path) -> Path:
     return c_sdist(dest, "tinybroken", "#define STAMP \"x\"\nthis is not C;")
 
 
+def fallback_sdist(dest: Path) -> Path:
+    """C sources that setup.py leaves out: a pure wheel, what a failed optional extension looks like."""
+    return write_sdist(dest, "tinyfallback", {
+        "pyproject.toml": PYPROJECT,
+        "setup.py": "from setuptools import setup\nsetup(name='tinyfallback', version='0.1', packages=['tinyfallback'])\n",
+        "tinyfallback/__init__.py": "X = 1\n",
+        "tinyfallback/_speed.c": C_MODULE % {"extra": '#define STAMP "fixed"'},
+    })
+
+
 def pure_sdist(dest: Path) -> Path:
-    """A setup.py that silently gives a pure wheel: what a failed optional extension looks like."""
+    """A pure package: nothing to compile, a py3-none-any wheel."""
     return write_sdist(dest, "tinypure", {
         "pyproject.toml": PYPROJECT,
         "setup.py": "from setuptools import setup\nsetup(name='tinypure', version='0.1', packages=['tinypure'])\n",
@@ -156,4 +166,15 @@ def hostile_sdist(dest: Path, name: str, attack: str, config: dict[str, object] 
         "setup.py": setup,
         f"{name}/__init__.py": "",
         f"{name}/stolen.txt": "",
+    })
+
+
+def requires_python_sdist(dest: Path, name: str, requires: str) -> Path:
+    """The C extension sdist with a PKG-INFO whose Requires-Python is `requires` (and pyproject's too)."""
+    return write_sdist(dest, name, {
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\nRequires-Python: {requires}\n",
+        "pyproject.toml": PYPROJECT + f'\n[project]\nname = "{name}"\nversion = "0.1"\nrequires-python = "{requires}"\n',
+        "setup.py": _setup(name, "_speed.c"),
+        f"{name}/__init__.py": "from ._speed import add, stamp\n",
+        f"{name}/_speed.c": C_MODULE % {"extra": '#define STAMP "fixed"'},
     })

@@ -87,10 +87,10 @@ def test_compile_error_is_broken_with_its_log(tmp_path, wheelhouse, zig_cache, s
 
 
 def test_pure_fallback_is_broken(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:
-    rec = _verify(sdists.pure_sdist(tmp_path), tmp_path, wheelhouse, zig_cache, sandbox, warm_variations[:1],
+    rec = _verify(sdists.fallback_sdist(tmp_path), tmp_path, wheelhouse, zig_cache, sandbox, warm_variations[:1],
                   builds=1)
     assert rec.grade == "broken"
-    assert "pure wheel" in rec.reasons[0]
+    assert "fell back to a pure wheel" in rec.reasons[0]
 
 
 def test_rebuild_by_recipe_gives_the_recorded_bytes(tmp_path, wheelhouse, zig_cache, sandbox, warm_variations) -> None:

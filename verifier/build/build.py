@@ -30,7 +30,7 @@ from ..toolchain.targets import TARGETS, Target, get_target, is_native
 from ..toolchain.zig import Zig, find_zig
 from ..toolchain.zigcache import private_cache, runtime_languages, trusted_cache, warm
 from .kind import detect
-from .native import native_cause, native_env, native_inputs
+from .native import hook_env, native_cause, native_env, native_inputs
 from .sdist import build_requires, extract_sdist, sdist_epoch
 from .smoke import (
     SKIPPED,
@@ -41,11 +41,11 @@ from .smoke import (
     smoke_test,
     sysroot_smoke_test,
 )
-from .wheel import extension_modules, parse_wheel_name, retag
+from .wheel import extension_modules, parse_wheel_name, retag, top_level_modules
 from .wheelhouse import default_wheelhouse, fetch, install, lock
 
 __all__ = [
-    "REBUILD", "VARIATIONS", "BuildResult", "BuildSetup", "Variation", "build_once", "make_recipe", "python_tag",
+    "PURE_NOTE", "REBUILD", "VARIATIONS", "BuildResult", "BuildSetup", "Variation", "build_once", "make_recipe", "python_tag",
 ]
 
 
@@ -199,10 +199,12 @@ def make_recipe(
     ldflags: str = "",
     online: bool = True,
     python: str | PythonSource | None = None,
+    pure: bool = False,
 ) -> Recipe:
     """Pin everything a rebuild of `sdist` for `target` and CPython `python` (default: the host's version)
     depends on; fetch missing build deps (into `setup.wheelhouse`) if `online`. The backend's own
-    requirements hook runs the sdist's code: in `setup`'s sandbox under the same limits as a build."""
+    requirements hook runs the sdist's code: in `setup`'s sandbox under the same limits as a build.
+    `pure`: the sdist compiles nothing; its wheel is built without any cross setup (no target headers)."""
     t = get_target(target)
     py = get_python(python or HOST_PYTHON)
     base = _build_python(py, setup.sysroots)
@@ -215,7 +217,8 @@ def make_recipe(
     launcher = base.write_launcher(workdir / f"python{py.version}") if base else None
     pins = _lock(requires, wheelhouse, log, online, launcher)
     confine = replace(setup, sandbox=setup.sandbox if setup.sandbox is not None else detect_sandbox())
-    extra = _dynamic_requires(src, pins, wheelhouse, workdir / "recipe-venv", log, confine, base)
+    natives = native_inputs(sdist.name, t, setup.natives)
+    extra = _dynamic_requires(src, pins, wheelhouse, workdir / "recipe-venv", log, confine, base, hook_env(sdist.name))
     if extra:  # e.g. old setuptools asks for `wheel`; pin those too
         pins = _lock([*requires, *extra], wheelhouse, log, online, launcher)
     shutil.rmtree(workdir / "recipe-src")
@@ -228,9 +231,9 @@ def make_recipe(
         python=f"cpython-{base.python_version}" if base else
         f"{platform.python_implementation().lower()}-{platform.python_version()}",
         python_tag=py.tag, zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
-        cppflags=cppflags, ldflags=ldflags, target_headers=_headers_source(t, _sysroot_for(t, setup.sysroots, py), py),
+        cppflags=cppflags, ldflags=ldflags, target_headers="" if pure else _headers_source(t, _sysroot_for(t, setup.sysroots, py), py),
         build_python=f"debian:{base.deb(f'python{py.version}-minimal')}" if base else "",
-        **native_inputs(sdist.name, t, setup.natives),
+        **natives, pure=pure,
     )
 
 
@@ -268,10 +271,12 @@ _REQUIRES_PROBE = (
 
 
 def _dynamic_requires(src: Path, pins: Sequence[Pin], wheelhouse: Path, venv: Path, log: Path,
-                      confine: BuildSetup, base: Sysroot | None = None) -> list[str]:
-    """What the backend's get_requires_for_build_wheel hook adds, asked in the sandbox without network."""
+                      confine: BuildSetup, base: Sysroot | None = None, build_env: dict[str, str] | None = None,
+                      ) -> list[str]:
+    """What the backend's get_requires_for_build_wheel hook adds, asked in the sandbox without network, with
+    `build_env` (`native.hook_env`) added."""
     python = _venv(venv, pins, wheelhouse, log, base)
-    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(venv), "LC_ALL": "C.UTF-8", "TMPDIR": str(venv)}
+    env = dict(build_env or {}) | {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(venv), "LC_ALL": "C.UTF-8", "TMPDIR": str(venv)}
     r = confine.run([str(python), "-c", _REQUIRES_PROBE, str(src)], cwd=src, env=env, log=log, writable=[src, venv])
     line = next((ln for ln in r.output.splitlines() if ln.startswith("REQUIRES=")), None)
     if not r.ok or line is None:
@@ -337,11 +342,11 @@ def build_once(
         (site / "sitecustomize.py").write_text(_SITECUSTOMIZE)
     del python
     try:
-        sysroot = _sysroot_for(target, sysroots, py)
+        sysroot = None if recipe.pure else _sysroot_for(target, sysroots, py)
     except VerifierError as e:
         return _fail(res, str(e), start, infra=True)
     cross: dict[str, str] = {}
-    if not _native(target, py):  # after the venv is filled: nothing installs into it under these variables
+    if not recipe.pure and not _native(target, py):  # after the venv is filled: nothing installs into it under these variables
         include = str(sysroot.include) if sysroot else str(sysconfig.get_config_var("INCLUDEPY"))
         target_vars = sysroot.build_time_vars() if sysroot else None
         write_sysconfigdata(site, target, cross_sysconfig(host_vars(), target, py.nodot, include, target_vars))
@@ -350,7 +355,9 @@ def build_once(
     # zig's runtime libraries: warmed by trusted code, never by the build (toolchain/zigcache.py)
     cache, runtimes = root / "zig-cache", runtime_languages(detect(src).languages)
     try:
-        if variation.cold_cache:
+        if recipe.pure:  # nothing is compiled or linked: an empty cache, whatever the variation
+            cache.mkdir()
+        elif variation.cold_cache:
             warm(zig, target, cache, runtimes, log)
         else:
             trusted = trusted_cache(zig, target, setup.zig_cache or DEFAULT_ZIG_CACHE, runtimes, log)
@@ -448,6 +455,8 @@ def _check_wheel(
         return _fail(res, f"expected one wheel, the build made {len(wheels)}", start)
     wheel = wheels[0]
     wn = parse_wheel_name(wheel.name)
+    if recipe.pure:
+        return _check_pure(res, wheel, recipe, root, sandbox, log, smoke, start, sysroots)
     if wn.is_pure:
         return _fail(res, f"the build fell back to a pure wheel {wheel.name!r}", start)
     python_ok = wn.python == recipe.python_tag or (wn.abi == "abi3" and wn.python.startswith("cp"))
@@ -471,6 +480,38 @@ def _check_wheel(
         except VerifierError as e:
             return _fail(res, str(e), start, infra=True)
         res.smoke = _smoke(wheel, res.ext_modules, target, root / "smoke", sandbox, log, sysroot, py, musl)
+        if not smoke_passed(res.smoke):
+            return _fail(res, f"smoke test: {res.smoke}", start)
+    res.ok = True
+    res.seconds = time.monotonic() - start
+    return res
+
+
+PURE_NOTE = "pure wheel: target-independent, built without cross setup; no target-specific check (tags, auditwheel, import on the target) applies"
+
+
+def _check_pure(res: BuildResult, wheel: Path, recipe: Recipe, root: Path, sandbox: Sandbox, log: Path,
+                smoke: bool, start: float, sysroots: Path | None) -> BuildResult:
+    """The wheel of a recipe that compiles nothing: it must be pure; its top-level modules must import
+    with the build's CPython (missing runtime dependencies are skipped, as for extension modules)."""
+    if not parse_wheel_name(wheel.name).is_pure:
+        return _fail(res, f"the sdist has no C, C++ or Cython sources but the build made {wheel.name!r}: the "
+                          "verifier took it for pure and built it without cross setup", start, infra=True)
+    res.wheel = wheel
+    digests = hash_file(wheel)
+    res.sha256, res.blake3 = digests.sha256(), str(digests.digest())
+    if smoke:
+        py = python_of_tag(recipe.python_tag)
+        modules = top_level_modules(wheel)
+        try:
+            base = _build_python(py, sysroots)
+        except VerifierError as e:
+            return _fail(res, str(e), start, infra=True)
+        if base is None:
+            res.smoke = smoke_test(wheel, modules, root / "smoke", sandbox=sandbox, log=log)
+        else:
+            res.smoke = sysroot_smoke_test(wheel, modules, root / "smoke", python=base.native_argv(),
+                                           label=f"CPython {py.version}", sandbox=sandbox, log=log)
         if not smoke_passed(res.smoke):
             return _fail(res, f"smoke test: {res.smoke}", start)
     res.ok = True

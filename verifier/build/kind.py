@@ -58,6 +58,11 @@ class BuildKind:
         return " + ".join([self.backend, *langs]) if langs else f"{self.backend} (pure)"
 
     @property
+    def pure(self) -> bool:
+        """Nothing to compile: no C, C++, Cython, Fortran, Rust or mypyc sources (its wheel is py3-none-any)."""
+        return not self.languages
+
+    @property
     def cannot_build(self) -> str | None:
         """Why this machine cannot build the sdist at all (the inconclusive cause), or None."""
         if "rust" in self.languages:
@@ -104,7 +109,7 @@ def build_kind(names: Iterable[str], pyproject: dict[str, object] | None, texts:
         elif p.name == "Cargo.toml":
             langs.add("rust")
     script = "\n".join(texts)
-    if "mypy" in reqs and ("mypycify" in script or "mypyc" in script) or "hatch-mypyc" in reqs:
+    if "mypycify" in script or "mypy" in reqs and "mypyc" in script or "hatch-mypyc" in reqs:  # mypy: in-tree mypyc
         langs.add("mypyc")
     if backend.startswith("maturin") or "setuptools-rust" in reqs:
         langs.add("rust")

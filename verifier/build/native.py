@@ -38,7 +38,7 @@ from ..toolchain.nativelib import (
 from ..toolchain.targets import Target
 
 __all__ = [
-    "PROJECTS", "Needs", "input_owner", "inputs_from_store", "keep_inputs", "load_projects", "missing_recipe",
+    "PROJECTS", "Needs", "hook_env", "input_owner", "inputs_from_store", "keep_inputs", "load_projects", "missing_recipe",
     "native_cause", "native_env", "native_inputs", "needs_of", "project_of",
 ]
 
@@ -54,6 +54,7 @@ class Needs:
     env: tuple[tuple[str, str], ...] = ()
     why: str = ""
     config_settings: tuple[str, ...] = ()  # `build -C KEY=VALUE` for the backend
+    hook_env: bool = False  # the backend's get_requires_for_build_wheel hook reads `env` too (asked with it)
 
 
 def _normalize(name: str) -> str:
@@ -64,12 +65,12 @@ def load_projects(text: str) -> dict[str, Needs]:
     """The table's projects by normalized name (pure)."""
     out = {}
     for name, d in tomllib.loads(text).items():
-        extra = set(d) - {"libraries", "env", "why", "config_settings"}
+        extra = set(d) - {"libraries", "env", "why", "config_settings", "hook_env"}
         if extra:
             raise VerifierError(f"native needs of {name!r}: unknown fields {sorted(extra)}")
         key = _normalize(name)
-        out[key] = Needs(key, tuple(d["libraries"]), tuple(sorted(d.get("env", {}).items())), str(d.get("why", "")),
-                         tuple(d.get("config_settings", ())))
+        out[key] = Needs(key, tuple(d.get("libraries", ())), tuple(sorted(d.get("env", {}).items())), str(d.get("why", "")),
+                         tuple(d.get("config_settings", ())), bool(d.get("hook_env", False)))
     return out
 
 
@@ -111,6 +112,17 @@ def native_cause(recipe: Recipe, projects: Mapping[str, Needs] = PROJECTS,
     return None
 
 
+def hook_env(sdist: str, projects: Mapping[str, Needs] = PROJECTS) -> dict[str, str]:
+    """The environment the requirements hook of `sdist`'s backend is asked with (pure): the table's `env`
+    for a project marked `hook_env`, without entries naming a library (nothing is unpacked for the
+    question); {} otherwise, since running a build script under its env can be a build in itself (mypy's
+    setup.py compiles with mypyc when MYPY_USE_MYPYC=1)."""
+    needs = needs_of(project_of(sdist), projects)
+    if needs is None or not needs.hook_env:
+        return {}
+    return {k: v for k, v in needs.env if "{" not in v}
+
+
 def native_inputs(sdist: str, target: Target, cache: Path | None = None,
                   projects: Mapping[str, Needs] = PROJECTS) -> dict[str, Any]:
     """What a recipe for `sdist` on `target` gets from the tables: `inputs`, `build_env`, `config_settings`
@@ -134,9 +146,10 @@ def _archive(natives: Path, i: Input) -> Path:
 
 def native_env(recipe: Recipe, root: Path, natives: Path | None = None) -> dict[str, str]:
     """Unpack the recipe's inputs into `root/native/<name>` (each checked against its digest) and return the
-    variables that point the build at them; {} for a recipe without inputs."""
+    variables that point the build at them, with the table's environment; only that environment (e.g.
+    MYPY_USE_MYPYC=1) for a recipe without inputs."""
     if not recipe.inputs:
-        return {}
+        return dict(recipe.build_env)
     natives = (natives or DEFAULT_NATIVE_CACHE).absolute()
     prefixes: dict[str, Path] = {}
     for i in recipe.inputs:

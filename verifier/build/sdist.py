@@ -11,7 +11,7 @@ from casstore.untrusted import ARCHIVE_ERRORS, BoundedTarInfo, members
 
 from ..errors import InvalidSdist
 
-__all__ = ["DEFAULT_REQUIRES", "build_requires", "extract_sdist", "sdist_epoch"]
+__all__ = ["DEFAULT_REQUIRES", "build_requires", "extract_sdist", "requires_python", "sdist_epoch"]
 
 MAX_UNPACKED = 2 << 30  # bytes of member data
 MAX_MEMBERS = 100_000
@@ -157,6 +157,24 @@ def build_requires(src: Path) -> list[str]:
     if not isinstance(req, list) or not all(isinstance(r, str) for r in req):
         raise InvalidSdist(str(src), "build-system.requires is not a list of strings")
     return list(req)
+
+
+def requires_python(src: Path) -> str | None:
+    """The Requires-Python of the unpacked sdist at `src`: PKG-INFO's field, else pyproject.toml's
+    [project] requires-python (an sdist without PKG-INFO); None when neither says."""
+    pkg_info = src / "PKG-INFO"
+    if pkg_info.is_file():
+        from email.parser import HeaderParser
+
+        value = HeaderParser().parsestr(pkg_info.read_text(errors="replace")[: 1 << 20]).get("Requires-Python")
+        return str(value).strip() if value is not None else None
+    pp = src / "pyproject.toml"
+    try:
+        project = tomllib.loads(pp.read_text(errors="replace")).get("project") if pp.is_file() else None
+    except tomllib.TOMLDecodeError:
+        return None
+    value = project.get("requires-python") if isinstance(project, dict) else None
+    return value.strip() if isinstance(value, str) else None
 
 
 def sdist_epoch(sdist: Path) -> int:

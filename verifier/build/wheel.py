@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import VerifierError
 
-__all__ = ["WheelName", "extension_modules", "parse_wheel_name", "retag"]
+__all__ = ["WheelName", "extension_modules", "parse_wheel_name", "retag", "top_level_modules"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,22 @@ def extension_modules(wheel: Path, ext_suffix: str) -> list[str]:
                 if name.endswith(suffix):
                     mods.append(name[: -len(suffix)].replace("/", "."))
     return sorted(mods)
+
+
+def top_level_modules(wheel: Path) -> list[str]:
+    """The importable top-level names of a (pure) wheel: packages (a top-level folder with __init__.py) and
+    modules (a top-level .py), not .dist-info/.data folders; what a smoke import of it tries."""
+    names = set()
+    with zipfile.ZipFile(wheel) as zf:
+        for name in zf.namelist():
+            parts = name.split("/")
+            if parts[0].endswith((".dist-info", ".data")):
+                continue
+            if len(parts) == 1 and name.endswith(".py") and parts[0] != "__init__.py":
+                names.add(name[:-3])
+            elif len(parts) == 2 and parts[1] == "__init__.py":
+                names.add(parts[0])
+    return sorted(n for n in names if n.isidentifier())
 
 
 def _record_hash(data: bytes) -> str:

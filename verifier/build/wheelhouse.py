@@ -13,12 +13,15 @@ from urllib.parse import unquote, urlparse
 
 from casstore import hash_file
 
-from ..errors import PinMismatch, VerifierError
+from ..errors import DependenciesUnavailable, PinMismatch, VerifierError
 from ..exec.command import run
 from ..record import Pin, Recipe
 from .native import keep_inputs
 
-__all__ = ["FRONTEND", "default_wheelhouse", "fetch", "install", "keep_build_deps", "lock", "wheelhouse_from_store"]
+__all__ = [
+    "FRONTEND", "default_wheelhouse", "fetch", "install", "keep_build_deps", "lock", "pip_says_conflict",
+    "wheelhouse_from_store",
+]
 
 # The PEP 517 frontend is installed into every build venv next to the backend's requirements.
 FRONTEND = ["build"]
@@ -41,16 +44,32 @@ def _pip(python: Path | None) -> list[str]:
     return [sys.executable, "-m", "pip", *(["--python", str(python)] if python else [])]
 
 
+# What pip prints when the requirements themselves contradict each other (ResolutionImpossible). Anything
+# else that stops a download -- no network, an index without a matching file ("No matching distribution
+# found", which is also what a pin of a version that never existed gives: pip's output cannot tell those
+# apart) -- is taken as the machine's failure, not the package's.
+_CONFLICT = ("ResolutionImpossible", "conflicting dependencies", "The conflict is caused by")
+
+
+def pip_says_conflict(output: str) -> bool:
+    """pip's output says the requirements contradict each other (pure)."""
+    return any(m in output for m in _CONFLICT)
+
+
 def fetch(requirements: Sequence[str], wheelhouse: Path, *, log: Path, python: Path | None = None) -> None:
     """Download wheels for `requirements` (+ the frontend) into `wheelhouse`, for `python` (default: this
-    interpreter). Needs the network."""
+    interpreter). Needs the network. DependenciesUnavailable when pip cannot; its `conflict` says whether
+    pip found the requirements contradictory."""
     wheelhouse = wheelhouse.absolute()
     wheelhouse.mkdir(parents=True, exist_ok=True)
     argv = [*_pip(python), "download", "--isolated", "--only-binary", ":all:",
             "--cert", "/etc/ssl/certs/ca-certificates.crt", "-d", str(wheelhouse), *FRONTEND, *requirements]
     r = run(argv, cwd=wheelhouse, env=_pip_env(wheelhouse), log=log, timeout=600)
     if not r.ok:
-        raise VerifierError(f"cannot download build dependencies {list(requirements)!r} (log: {log})")
+        conflict = pip_says_conflict(r.output)
+        what = "build dependencies {!r} contradict each other" if conflict else "cannot download build dependencies {!r}"
+        raise DependenciesUnavailable(f"{what.format(list(requirements))}: {_last_error(r.output)} (log: {log})",
+                                      list(requirements), conflict, log)
 
 
 def lock(requirements: Sequence[str], wheelhouse: Path, *, log: Path, python: Path | None = None) -> list[Pin]:
@@ -62,8 +81,10 @@ def lock(requirements: Sequence[str], wheelhouse: Path, *, log: Path, python: Pa
             "--find-links", str(wheelhouse), "--only-binary", ":all:", "--quiet", "--report", str(report),
             *FRONTEND, *requirements]
     r = run(argv, cwd=wheelhouse, env=_pip_env(wheelhouse), log=log, timeout=300)
-    if not r.ok:
-        raise VerifierError(f"cannot resolve build dependencies {list(requirements)!r} from {str(wheelhouse)!r} (log: {log})")
+    if not r.ok:  # offline, against the wheelhouse: what it lacks, never the package's fault (fetch judges that)
+        raise DependenciesUnavailable(
+            f"cannot resolve build dependencies {list(requirements)!r} from {str(wheelhouse)!r}: "
+            f"{_last_error(r.output)} (log: {log})", list(requirements), False, log)
     pins = []
     for item in json.loads(report.read_text())["install"]:
         path = Path(unquote(urlparse(item["download_info"]["url"]).path))
@@ -71,6 +92,13 @@ def lock(requirements: Sequence[str], wheelhouse: Path, *, log: Path, python: Pa
         meta = item["metadata"]
         pins.append(Pin(meta["name"], meta["version"], path.name, digests.sha256(), str(digests.digest())))
     return sorted(pins, key=lambda p: p.name.lower())
+
+
+def _last_error(output: str) -> str:
+    """pip's last ERROR line (what it gave up on), else its last line."""
+    lines = [ln.strip() for ln in output.strip().splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("ERROR:")]
+    return (errors or lines or ["no output"])[-1][:300]
 
 
 def install(pins: Sequence[Pin], wheelhouse: Path, python: Path, *, log: Path) -> None:

@@ -12,15 +12,26 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..build.build import REBUILD, VARIATIONS, BuildResult, BuildSetup, Variation, build_once, make_recipe
-from ..errors import InvalidSdist, ToolMissing, VerifierError
+from ..build.build import (
+    PURE_NOTE,
+    REBUILD,
+    VARIATIONS,
+    BuildResult,
+    BuildSetup,
+    Variation,
+    build_once,
+    make_recipe,
+)
+from ..build.wheel import parse_wheel_name
+from ..errors import DependenciesUnavailable, InvalidSdist, PythonExcluded, ToolMissing, VerifierError
 from ..exec.detect import detect_sandbox
 from ..exec.sandbox import hiding
 from ..record import Explanation, Recipe, VerificationRecord
+from ..toolchain.pythons import choose_python
 from ..toolchain.targets import DEFAULT_TARGET, get_target
 from .diff import compare_wheels, published_status, run_diffoscope
 from .grades import BuildOutcome, Grade, grade
-from .unbuildable import kind_of, unbuildable_record
+from .unbuildable import sdist_facts, unbuildable_record
 
 __all__ = ["BlobStore", "keep_records", "rebuild", "variations_for", "verify"]
 
@@ -146,7 +157,15 @@ def rebuild(
     workdir = workdir.absolute()
     path = _resolve_sdist(sdist, store, workdir)
     setup = _confined(setup, store, workdir)
-    recipe = recipe or make_recipe(path, target, workdir=workdir, setup=setup, python=python)
+    if recipe is None:
+        kind, requires = sdist_facts(path, workdir)
+        try:
+            python = choose_python(requires, python)
+            recipe = make_recipe(path, target, workdir=workdir, setup=setup, python=python, pure=kind.pure)
+        except (PythonExcluded, DependenciesUnavailable) as e:  # not built: the record of why, no build
+            rec = unbuildable_record(path, get_target(target).name, kind, str(e), started="", python=python)
+            infra = not (isinstance(e, DependenciesUnavailable) and e.conflict)
+            return rec.recipe, BuildResult(variation.name, ok=False, infra_failure=infra, failure=str(e))
     res = build_once(path, recipe, variation, workdir=workdir, setup=setup, smoke=smoke)
     return recipe, res
 
@@ -200,26 +219,46 @@ def verify(
     the digest of the wheel already on record for this recipe. The sdist's code runs in `setup`'s sandbox
     (default: the best one here; the store's directory hidden) under its limits: `setup.timeout` seconds,
     `setup.memory` bytes per process and `setup.processes` processes per build; `setup` also names the
-    wheelhouse, zig cache and sysroots. `python` is the CPython version to build for (default: the host's;
-    `verifier.PYTHONS` lists the others). Returns one record per target."""
+    wheelhouse, zig cache and sysroots. `python` is the CPython version to build for (default: the host's
+    if the sdist's Requires-Python allows it, else the newest in `verifier.PYTHONS` it allows; one it
+    excludes is graded inconclusive without a build). Returns one record per target."""
     workdir = workdir.absolute()
     say = progress or (lambda _msg: None)
     path = _resolve_sdist(sdist, store, workdir)
     setup = _confined(setup, store, workdir)
-    kind = kind_of(path, workdir)
+    kind, requires = sdist_facts(path, workdir)
+    cause = kind.cannot_build
+    if cause is None:
+        try:
+            python = choose_python(requires, python)
+        except PythonExcluded as e:
+            cause = str(e)
     records = []
+    pure_first: VerificationRecord | None = None
     for target in targets:
         t = get_target(target)
         started, t0 = clock().isoformat(timespec="seconds"), time.monotonic()
-        if kind.cannot_build:
-            records.append(unbuildable_record(path, t.name, kind, kind.cannot_build, started=started, python=python))
-            say(f"{path.name} [{t.name}]: inconclusive ({kind.cannot_build})")
+        if cause:
+            records.append(unbuildable_record(path, t.name, kind, cause, started=started, python=python))
+            say(f"{path.name} [{t.name}]: inconclusive ({cause})")
+            continue
+        given = (published or {}).get(t.name)
+        pure = kind.pure or (given is not None and parse_wheel_name(given.name).is_pure)
+        if pure_first is not None:  # one pure wheel serves every target: not built again
+            records.append(_same_pure(pure_first, t.name, started, given, workdir))
+            say(f"{path.name} [{t.name}]: {pure_first.grade} (the pure wheel of {pure_first.recipe.target})")
             continue
         tdir = workdir / t.name
         if tdir.exists():
             shutil.rmtree(tdir)
         tdir.mkdir(parents=True)
-        recipe = make_recipe(path, t, workdir=tdir, setup=setup, python=python)
+        try:
+            recipe = make_recipe(path, t, workdir=tdir, setup=setup, python=python, pure=pure)
+        except DependenciesUnavailable as e:  # the machine's failure (inconclusive) unless pip says they conflict
+            g = Grade.BROKEN if e.conflict else Grade.INCONCLUSIVE
+            records.append(unbuildable_record(path, t.name, kind, str(e), started=started, python=python, grade=g))
+            say(f"{path.name} [{t.name}]: {g.value} ({e})")
+            continue
         results = []
         for v in variations_for(builds, variations):
             say(f"{path.name} [{t.name}] build {v.name!r}...")
@@ -234,10 +273,39 @@ def verify(
         if pub_wheel is None and store is not None and first.wheel is not None:
             pub_wheel = _published_in_store(store, first.wheel, tdir)
         pub = published_status(first.wheel, pub_wheel) if first.wheel else None
+        if pure:
+            g, reasons = _pure_grade(g, reasons, pub_wheel)
         records.append(VerificationRecord(
             recipe=recipe, recipe_digest=recipe.digest, grade=g.value, reasons=reasons,
             builds=[r.to_record(_blob(store, r.log)) for r in results], explanation=explanation,
             published=pub, seconds=round(time.monotonic() - t0, 3), started=started, build_kind=kind.label,
         ))
         say(f"{path.name} [{t.name}]: {g.value}")
+        if pure:
+            pure_first = records[-1]
     return records
+
+
+def _pure_grade(g: Grade, reasons: list[str], published: Path | None) -> tuple[Grade, list[str]]:
+    """A pure build's grade: broken beside a published platform wheel (the index's wheel compiled what
+    this build did not); otherwise its own grade, saying that nothing target-specific was checked."""
+    if published is not None and not parse_wheel_name(published.name).is_pure:
+        return Grade.BROKEN, [*reasons, f"the build made a pure wheel; the index published {published.name!r}"]
+    return g, [*reasons, PURE_NOTE]
+
+
+def _same_pure(first: VerificationRecord, target: str, started: str, published: Path | None,
+               workdir: Path) -> VerificationRecord:
+    """The record of `first`'s pure wheel for another target: the same builds, the recipe for `target`,
+    graded and compared against `published` (this target's published wheel) when there is one."""
+    recipe = replace(first.recipe, target=target)
+    g, reasons, pub = Grade(first.grade), [r for r in first.reasons if r != PURE_NOTE], first.published
+    wheel = next((p for b in first.builds if b.wheel_filename
+                  for p in sorted((workdir / first.recipe.target).rglob(b.wheel_filename))), None)
+    if published is not None and wheel is not None:
+        g, reasons = _pure_grade(g, reasons, published)
+        pub = published_status(wheel, published)
+    elif PURE_NOTE in first.reasons:
+        reasons.append(PURE_NOTE)
+    return replace(first, recipe=recipe, recipe_digest=recipe.digest, started=started, seconds=0.0, grade=g.value,
+                   published=pub, reasons=[*reasons, f"the pure wheel built for {first.recipe.target}; not built again"])

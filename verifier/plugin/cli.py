@@ -36,8 +36,9 @@ _target_opt = click.option(
 _workdir_opt = click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path(".cache/rebuild"),
                             show_default=True, help="Where builds run and logs stay.")
 _python_opt = click.option(
-    "--python", "python", type=click.Choice(sorted(PYTHONS)), default=HOST_PYTHON, show_default=True,
-    help="CPython version to build for (another than the host's comes from Debian packages).",
+    "--python", "python", type=click.Choice(sorted(PYTHONS)), default=None,
+    help=f"CPython version to build for (another than the host's comes from Debian packages) [default: "
+         f"{HOST_PYTHON} if the sdist's Requires-Python allows it, else the newest it allows].",
 )
 _wheelhouse_opt = click.option("--wheelhouse", type=click.Path(file_okay=False, path_type=Path), default=None,
                                help="Local wheelhouse of build dependencies [default: .cache/wheelhouse].")
@@ -94,7 +95,7 @@ def summary_rows(records: Sequence[VerificationRecord]) -> list[tuple[str, str, 
 @_python_opt
 @_pass_store
 def rebuild(store: Any, sdist: str, targets: tuple[str, ...], workdir: Path, wheelhouse: Path | None, output: Path,
-            put: bool, as_json: bool, timeout: float, processes: int, python: str) -> None:
+            put: bool, as_json: bool, timeout: float, processes: int, python: str | None) -> None:
     """Rebuild wheels of SDIST (a path, or a filename or digest in the store) with Zig."""
     results = []
     setup = BuildSetup(sandbox=_sandbox(), wheelhouse=wheelhouse, timeout=timeout, processes=processes)
@@ -140,7 +141,7 @@ def rebuild(store: Any, sdist: str, targets: tuple[str, ...], workdir: Path, whe
 @_pass_store
 def verify(store: Any, sdists: tuple[str, ...], targets: tuple[str, ...], builds: int, workdir: Path,
            wheelhouse: Path | None, no_diffoscope: bool, as_json: bool, timeout: float, processes: int,
-           python: str) -> None:
+           python: str | None) -> None:
     """Build each SDIST several times per target under varied conditions and grade it."""
     records: list[VerificationRecord] = []
     setup = BuildSetup(sandbox=_sandbox(), wheelhouse=wheelhouse, timeout=timeout, processes=processes)

@@ -4,11 +4,12 @@ and sysconfig come from (Debian packages of a named suite; the host's own interp
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..errors import InvalidPython
+from ..errors import InvalidPython, PythonExcluded
 
-__all__ = ["HOST_PYTHON", "PYTHONS", "PythonSource", "get_python", "python_of_tag"]
+__all__ = ["HOST_PYTHON", "PYTHONS", "PythonSource", "choose_python", "get_python", "python_of_tag"]
 
 HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -88,3 +89,37 @@ def python_of_tag(tag: str) -> PythonSource:
         if p.tag == tag:
             return p
     raise InvalidPython(tag, sorted(p.tag for p in PYTHONS.values()))
+
+
+def _minor(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in version.split("."))
+
+
+def choose_python(requires: str | None, requested: str | None = None, *, available: Iterable[str] | None = None,
+                  host: str = HOST_PYTHON) -> str:
+    """The CPython version ("3.13") to build an sdist whose Requires-Python is `requires` for (pure).
+
+    `requested` (an explicit --python) is kept if `requires` allows it; otherwise the host's version if
+    allowed, else the newest of `available` (default: PYTHONS) allowed. PythonExcluded names the cause when
+    no version fits. Versions are checked as X.Y (so ">=3.11.4" excludes 3.11: pip compares the full
+    version, and a bugfix release is not chosen here). A Requires-Python that is not a valid specifier
+    set constrains nothing: pip's own check of it is what the build then meets."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    versions = sorted(set(available if available is not None else PYTHONS), key=_minor)
+    if requested is not None and requested not in versions:
+        raise InvalidPython(requested, versions)
+    try:
+        spec = SpecifierSet(requires or "")
+    except InvalidSpecifier:
+        spec = SpecifierSet()
+    allowed = [v for v in versions if spec.contains(v, prereleases=True)]
+    if requested is not None:
+        if requested not in allowed:
+            raise PythonExcluded(str(requires), versions, requested)
+        return requested
+    if host in allowed:
+        return host
+    if not allowed:
+        raise PythonExcluded(str(requires), versions)
+    return allowed[-1]
