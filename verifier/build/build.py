@@ -10,7 +10,7 @@ import shutil
 import sys
 import sysconfig
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from ..toolchain.pythons import HOST_PYTHON, PythonSource, get_python, python_of
 from ..toolchain.sysroot import Sysroot, ensure_sysroot, find_qemu
 from ..toolchain.targets import TARGETS, Target, get_target, is_native
 from ..toolchain.zig import Zig, find_zig
-from .native import native_cause, native_env, native_inputs
+from .native import Needs, native_cause, native_env, native_inputs
 from .sdist import build_requires, extract_sdist, sdist_epoch
 from .smoke import (
     SKIPPED,
@@ -78,6 +78,7 @@ class BuildSetup:
     zig_cache: Path | None = None  # the warm zig cache builds share (a cold variation gets its own)
     sysroots: Path | None = None  # Debian sysroots and the musl CPython built here
     natives: Path | None = None  # native libraries built here, and their archives (default .cache/nativelibs)
+    native_projects: Mapping[str, Needs] | None = None  # which project needs which library (default: the table)
 
     def run(self, argv: Sequence[str], *, cwd: Path, env: dict[str, str], log: Path, writable: Sequence[Path],
             umask: int = 0o022, cpus: int | None = None) -> RunResult:
@@ -227,7 +228,7 @@ def make_recipe(
         python_tag=py.tag, zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
         cppflags=cppflags, ldflags=ldflags, target_headers=_headers_source(t, _sysroot_for(t, setup.sysroots, py), py),
         build_python=f"debian:{base.deb(f'python{py.version}-minimal')}" if base else "",
-        **native_inputs(sdist.name, t, setup.natives),
+        **native_inputs(sdist.name, t, setup.natives, setup.native_projects),
     )
 
 
@@ -316,7 +317,7 @@ def build_once(
         d.mkdir(parents=True)
     log = dirs["logs"] / "build.log"
     res = BuildResult(variation.name, ok=False, log=log, root=root, sandbox=sandbox.name, timeout=setup.timeout)
-    if (why := native_cause(recipe)) is not None:
+    if (why := native_cause(recipe, setup.native_projects)) is not None:
         return _fail(res, why, start, infra=True)
     try:
         src = extract_sdist(sdist, root / "src")

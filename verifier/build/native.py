@@ -96,9 +96,11 @@ def missing_recipe(project: str, projects: Mapping[str, Needs] = PROJECTS,
     return None
 
 
-def native_cause(recipe: Recipe, projects: Mapping[str, Needs] = PROJECTS,
+def native_cause(recipe: Recipe, projects: Mapping[str, Needs] | None = None,
                  libraries: Mapping[str, Library] = LIBRARIES) -> str | None:
-    """Why a build by `recipe` cannot have the native libraries its project needs (pure), else None."""
+    """Why a build by `recipe` cannot have the native libraries its project needs (pure), else None.
+    `projects`: the project table (None: `PROJECTS`)."""
+    projects = PROJECTS if projects is None else projects
     project = project_of(recipe.sdist_filename)
     why = missing_recipe(project, projects, libraries)
     if why is not None:
@@ -112,10 +114,11 @@ def native_cause(recipe: Recipe, projects: Mapping[str, Needs] = PROJECTS,
 
 
 def native_inputs(sdist: str, target: Target, cache: Path | None = None,
-                  projects: Mapping[str, Needs] = PROJECTS) -> dict[str, Any]:
+                  projects: Mapping[str, Needs] | None = None) -> dict[str, Any]:
     """What a recipe for `sdist` on `target` gets from the tables: `inputs`, `build_env`, `config_settings`
     (Recipe's fields); libraries are built (twice, graded) if not cached. A library without a recipe or that
-    fails to build is left out: `native_cause` then says so in the build."""
+    fails to build is left out: `native_cause` then says so in the build. `projects`: None for `PROJECTS`."""
+    projects = PROJECTS if projects is None else projects
     needs = needs_of(project_of(sdist), projects)
     if needs is None or missing_recipe(needs.project, projects) is not None:
         return {}
