@@ -57,6 +57,7 @@ def test_the_project_table_names_libraries_and_how_the_build_finds_them() -> Non
     assert needs_of("markupsafe") is None
     pillow = needs_of("Pillow")
     assert pillow is not None and pillow.config_settings == ("platform-guessing=disable",)
+    assert pillow.ldflags == ("-lpng16", "-lz")  # what the static freetype needs besides -lfreetype
     # every library a project names either has a recipe or is reported as missing one
     for needs in PROJECTS.values():
         for lib in needs.libraries:
@@ -315,3 +316,15 @@ def test_a_rebuild_lacking_the_published_wheels_libyaml_module_is_broken(
     assert rec.grade in ("reproducible", "repeatable"), rec.reasons
     assert rec.modules is not None and rec.modules.missing == [] and rec.modules.extra == ["yaml._probe"]
     assert rec.reasons[-1].endswith("more: yaml._probe (noted, not broken)")
+
+
+@pytest.mark.slow
+def test_pillow_links_its_static_freetype_with_the_tables_ldflags(tmp_path: Path, wheelhouse: Path,
+                                                                  zig_cache: Path) -> None:
+    sdist = fetch_sdist("pillow", "13.0.0", CACHE)
+    (rec,) = verify(sdist, [X86], workdir=tmp_path, diffoscope=False,
+                    setup=BuildSetup(wheelhouse=wheelhouse, zig_cache=zig_cache))
+    assert rec.recipe.ldflags == "-lpng16 -lz"
+    assert rec.grade in ("reproducible", "repeatable"), rec.reasons
+    for b in rec.builds:  # the smoke test imported every one of them
+        assert {"PIL._imaging", "PIL._imagingft"} <= set(b.ext_modules) and b.smoke == "ok"

@@ -220,6 +220,8 @@ def make_recipe(
     shutil.rmtree(workdir / "recipe-venv", ignore_errors=True)
     if launcher:
         launcher.unlink()
+    native = native_inputs(sdist.name, t, setup.natives, setup.native_projects)
+    ldflags = " ".join(f for f in (ldflags, native.pop("ldflags", "")) if f)  # the table's link flags after ours
     return Recipe(
         sdist_filename=sdist.name, sdist_sha256=digests.sha256(), sdist_blake3=str(digests.digest()),
         target=t.name,
@@ -228,7 +230,7 @@ def make_recipe(
         python_tag=py.tag, zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
         cppflags=cppflags, ldflags=ldflags, target_headers=_headers_source(t, _sysroot_for(t, setup.sysroots, py), py),
         build_python=f"debian:{base.deb(f'python{py.version}-minimal')}" if base else "",
-        **native_inputs(sdist.name, t, setup.natives, setup.native_projects),
+        **native,
     )
 
 

@@ -54,6 +54,7 @@ class Needs:
     env: tuple[tuple[str, str], ...] = ()
     why: str = ""
     config_settings: tuple[str, ...] = ()  # `build -C KEY=VALUE` for the backend
+    ldflags: tuple[str, ...] = ()  # link flags the project's build does not add itself (the recipe's `ldflags`)
 
 
 def _normalize(name: str) -> str:
@@ -64,12 +65,12 @@ def load_projects(text: str) -> dict[str, Needs]:
     """The table's projects by normalized name (pure)."""
     out = {}
     for name, d in tomllib.loads(text).items():
-        extra = set(d) - {"libraries", "env", "why", "config_settings"}
+        extra = set(d) - {"libraries", "env", "why", "config_settings", "ldflags"}
         if extra:
             raise VerifierError(f"native needs of {name!r}: unknown fields {sorted(extra)}")
         key = _normalize(name)
         out[key] = Needs(key, tuple(d["libraries"]), tuple(sorted(d.get("env", {}).items())), str(d.get("why", "")),
-                         tuple(d.get("config_settings", ())))
+                         tuple(d.get("config_settings", ())), tuple(d.get("ldflags", ())))
     return out
 
 
@@ -116,7 +117,7 @@ def native_cause(recipe: Recipe, projects: Mapping[str, Needs] | None = None,
 def native_inputs(sdist: str, target: Target, cache: Path | None = None,
                   projects: Mapping[str, Needs] | None = None) -> dict[str, Any]:
     """What a recipe for `sdist` on `target` gets from the tables: `inputs`, `build_env`, `config_settings`
-    (Recipe's fields); libraries are built (twice, graded) if not cached. A library without a recipe or that
+    and `ldflags` (Recipe's fields; `make_recipe` appends `ldflags` to its own); libraries are built (twice, graded) if not cached. A library without a recipe or that
     fails to build is left out: `native_cause` then says so in the build. `projects`: None for `PROJECTS`."""
     projects = PROJECTS if projects is None else projects
     needs = needs_of(project_of(sdist), projects)
@@ -128,7 +129,8 @@ def native_inputs(sdist: str, target: Target, cache: Path | None = None,
             inputs.append(ensure_library(name, target, cache).input)
         except LibraryBuildFailed:
             continue
-    return {"inputs": tuple(inputs), "build_env": needs.env, "config_settings": needs.config_settings}
+    return {"inputs": tuple(inputs), "build_env": needs.env, "config_settings": needs.config_settings,
+            "ldflags": " ".join(needs.ldflags)}
 
 
 def _archive(natives: Path, i: Input) -> Path:
