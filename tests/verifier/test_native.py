@@ -67,6 +67,9 @@ def test_the_project_table_names_libraries_and_how_the_build_finds_them() -> Non
 def test_a_library_without_a_recipe_is_a_one_line_cause() -> None:
     assert missing_recipe("psycopg2") == "needs native library libpq; no recipe"
     assert missing_recipe("google-crc32c") == "needs native library crc32c; no recipe"
+    assert missing_recipe("psycopg2-binary") == "needs native library libpq; no recipe"
+    assert missing_recipe("matplotlib") == "needs native library qhull; no recipe"
+    assert missing_recipe("cffi") is None and missing_recipe("pillow") is None  # libffi, freetype... have recipes
     assert missing_recipe("pyyaml") is None and missing_recipe("markupsafe") is None
     assert native_cause(recipe("psycopg2-2.9.10.tar.gz")) == "needs native library libpq; no recipe"
     # a library with a recipe that did not build: the recipe then has no input for it
@@ -328,3 +331,17 @@ def test_pillow_links_its_static_freetype_with_the_tables_ldflags(tmp_path: Path
     assert rec.grade in ("reproducible", "repeatable"), rec.reasons
     for b in rec.builds:  # the smoke test imported every one of them
         assert {"PIL._imaging", "PIL._imagingft"} <= set(b.ext_modules) and b.smoke == "ok"
+
+
+@pytest.mark.slow
+def test_cffi_builds_with_libffi_and_has_the_published_wheels_module(tmp_path: Path, wheelhouse: Path,
+                                                                     zig_cache: Path) -> None:
+    sdist = fetch_sdist("cffi", "2.1.1", CACHE)
+    pub = fetch_published_wheel("cffi", "2.1.1", CACHE, "manylinux_2_17_x86_64")
+    assert pub is not None
+    (rec,) = verify(sdist, [X86], workdir=tmp_path, diffoscope=False, published={X86: pub},
+                    setup=BuildSetup(wheelhouse=wheelhouse, zig_cache=zig_cache))
+    assert [i.name for i in rec.recipe.inputs] == ["libffi"]
+    assert rec.grade in ("reproducible", "repeatable"), rec.reasons
+    assert all(b.ext_modules == ["_cffi_backend"] and b.smoke == "ok" for b in rec.builds)
+    assert rec.modules is not None and rec.modules.missing == [] and rec.modules.published == ["_cffi_backend"]
