@@ -117,8 +117,9 @@ def native_cause(recipe: Recipe, projects: Mapping[str, Needs] | None = None,
 def native_inputs(sdist: str, target: Target, cache: Path | None = None,
                   projects: Mapping[str, Needs] | None = None) -> dict[str, Any]:
     """What a recipe for `sdist` on `target` gets from the tables: `inputs`, `build_env`, `config_settings`
-    and `ldflags` (Recipe's fields; `make_recipe` appends `ldflags` to its own); libraries are built (twice, graded) if not cached. A library without a recipe or that
-    fails to build is left out: `native_cause` then says so in the build. `projects`: None for `PROJECTS`."""
+    and `ldflags` (Recipe's fields; `make_recipe` appends `ldflags` to its own); libraries are built (twice,
+    graded) if not cached. A library without a recipe or that fails to build is left out: `native_cause` then
+    says so in the build. `projects`: None for `PROJECTS`."""
     projects = PROJECTS if projects is None else projects
     needs = needs_of(project_of(sdist), projects)
     if needs is None or missing_recipe(needs.project, projects) is not None:
