@@ -41,7 +41,16 @@ from .nightly.render import to_json as report_to_json
 from .nightly.render import to_markdown as report_to_markdown
 from .nightly.report import GRADES, REPORT_SCHEMA, Night, Report, build_report
 from .plugin.rebuilder import ZigRebuilder
-from .record import RECORD_SCHEMA, BuildRecord, Explanation, Input, Pin, Recipe, VerificationRecord
+from .record import (
+    RECORD_SCHEMA,
+    BuildRecord,
+    Explanation,
+    Input,
+    ModuleCheck,
+    Pin,
+    Recipe,
+    VerificationRecord,
+)
 from .toolchain.nativelib import LIBRARIES, BuiltLibrary, ensure_library
 from .toolchain.pythons import HOST_PYTHON, PYTHONS, PythonSource, choose_python, get_python
 from .toolchain.targets import DEFAULT_TARGET, TARGETS, Target, get_target
@@ -74,6 +83,7 @@ __all__ = [
     "InvalidPython",
     "InvalidSdist",
     "InvalidTarget",
+    "ModuleCheck",
     "Night",
     "NightlyRun",
     "NoSandbox",

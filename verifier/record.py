@@ -11,7 +11,7 @@ from casstore import Hasher
 
 from .errors import VerifierError
 
-__all__ = ["RECORD_SCHEMA", "BuildRecord", "Explanation", "Input", "Pin", "Recipe", "VerificationRecord"]
+__all__ = ["RECORD_SCHEMA", "BuildRecord", "Explanation", "Input", "ModuleCheck", "Pin", "Recipe", "VerificationRecord"]
 
 RECORD_SCHEMA = "casstore.verification/1"
 
@@ -164,6 +164,20 @@ class Explanation:
 
 
 @dataclass
+class ModuleCheck:
+    """The rebuilt wheel's extension modules (dotted names, without their suffix) against those of the wheel
+    the index published for the same version and tags (`grading/modules.py`): a module the published wheel
+    has and the rebuild lacks makes the result broken; one only the rebuild has is noted."""
+
+    summary: str  # one line, e.g. "not compared with a published wheel"
+    published_wheel: str | None = None  # its filename; None when no published wheel was known
+    rebuilt: list[str] = field(default_factory=list)
+    published: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # in the published wheel only
+    extra: list[str] = field(default_factory=list)  # in the rebuild only
+
+
+@dataclass
 class VerificationRecord:
     recipe: Recipe
     recipe_digest: str
@@ -178,6 +192,8 @@ class VerificationRecord:
     # BuildKind.label of the sdist, e.g. "meson-python + Cython + C++"; None (left out of the JSON, so
     # older records read and write back unchanged) when it was not decided.
     build_kind: str | None = None
+    # The extension modules against the published wheel's; None (left out of the JSON) in older records.
+    modules: ModuleCheck | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -191,7 +207,8 @@ class VerificationRecord:
             "published": self.published,
             "seconds": self.seconds,
             "started": self.started,
-        } | ({"build_kind": self.build_kind} if self.build_kind is not None else {})
+        } | ({"build_kind": self.build_kind} if self.build_kind is not None else {}) | (
+            {"modules": asdict(self.modules)} if self.modules is not None else {})
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=True)
@@ -213,6 +230,7 @@ class VerificationRecord:
             started=d["started"],
             schema=d["schema"],
             build_kind=d.get("build_kind"),
+            modules=ModuleCheck(**d["modules"]) if d.get("modules") is not None else None,
         )
 
     @classmethod

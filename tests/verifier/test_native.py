@@ -30,7 +30,7 @@ from verifier.errors import VerifierError
 from verifier.record import Input, Pin, Recipe
 from verifier.toolchain.nativelib import LIBRARIES, ensure_library, load_libraries, pack_prefix
 
-from .pypi import fetch_sdist
+from .pypi import fetch_published_wheel, fetch_sdist
 
 X86 = "x86_64-linux-gnu.2.17"
 ARM = "aarch64-linux-gnu.2.17"
@@ -57,6 +57,7 @@ def test_the_project_table_names_libraries_and_how_the_build_finds_them() -> Non
     assert needs_of("markupsafe") is None
     pillow = needs_of("Pillow")
     assert pillow is not None and pillow.config_settings == ("platform-guessing=disable",)
+    assert pillow.ldflags == ("-lpng16", "-lz")  # what the static freetype needs besides -lfreetype
     # every library a project names either has a recipe or is reported as missing one
     for needs in PROJECTS.values():
         for lib in needs.libraries:
@@ -66,6 +67,9 @@ def test_the_project_table_names_libraries_and_how_the_build_finds_them() -> Non
 def test_a_library_without_a_recipe_is_a_one_line_cause() -> None:
     assert missing_recipe("psycopg2") == "needs native library libpq; no recipe"
     assert missing_recipe("google-crc32c") == "needs native library crc32c; no recipe"
+    assert missing_recipe("psycopg2-binary") == "needs native library libpq; no recipe"
+    assert missing_recipe("matplotlib") == "needs native library qhull; no recipe"
+    assert missing_recipe("cffi") is None and missing_recipe("pillow") is None  # libffi, freetype... have recipes
     assert missing_recipe("pyyaml") is None and missing_recipe("markupsafe") is None
     assert native_cause(recipe("psycopg2-2.9.10.tar.gz")) == "needs native library libpq; no recipe"
     # a library with a recipe that did not build: the recipe then has no input for it
@@ -179,14 +183,27 @@ def pyyaml() -> Path:
     return fetch_sdist("pyyaml", "6.0.4", CACHE)
 
 
+def published_pyyaml(target: str) -> Path:
+    """PyPI's pyyaml 6.0.4 wheel for cp311 on `target`'s architecture (cached; else fetched)."""
+    arch = target.split("-")[0]
+    cached = sorted((CACHE / "coverage" / "published").glob(f"pyyaml-6.0.4-cp311-cp311-*manylinux_2_17_{arch}*.whl"))
+    wheel = cached[0] if cached else fetch_published_wheel("pyyaml", "6.0.4", CACHE, f"manylinux_2_17_{arch}")
+    assert wheel is not None, "no published pyyaml 6.0.4 wheel"
+    return wheel
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("target", [X86, ARM])
 def test_pyyaml_rebuilds_with_its_libyaml_extension(pyyaml: Path, target: str, tmp_path: Path, wheelhouse: Path,
                                                     zig_cache: Path) -> None:
+    pub = published_pyyaml(target)
     (rec,) = verify(pyyaml, [target], workdir=tmp_path, setup=BuildSetup(wheelhouse=wheelhouse, zig_cache=zig_cache),
-                    diffoscope=False)
+                    diffoscope=False, published={target: pub})
     assert rec.grade == "reproducible", rec.reasons
     assert all(b.ext_modules == ["yaml._yaml"] and b.smoke == "ok" for b in rec.builds)
+    # compared with the real published wheel: the same extension module, none missing
+    assert rec.modules is not None and rec.modules.published == ["yaml._yaml"] and rec.modules.missing == []
+    assert rec.modules.summary == f"the same 1 extension module(s) as {pub.name}"
     (libyaml,) = rec.recipe.inputs
     assert (libyaml.name, libyaml.version) == ("libyaml", "0.2.5")
     assert dict(rec.recipe.build_env) == {"PYYAML_FORCE_LIBYAML": "1"}
@@ -248,3 +265,83 @@ def test_a_project_needing_a_library_without_recipe_is_inconclusive_with_that_ca
     assert all(b.failure == "needs native library libpq; no recipe" and b.infra_failure for b in rec.builds)
     assert any("needs native library libpq; no recipe" in r for r in rec.reasons)
     assert rec.recipe.inputs == ()
+    assert rec.modules is not None and rec.modules.summary == "not compared with a published wheel"
+
+
+_PROBE = r"""
+#include <Python.h>
+static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "_probe", NULL, -1, NULL};
+PyMODINIT_FUNC PyInit__probe(void) { return PyModule_Create(&mod); }
+"""
+
+_YAML = r"""
+#include <Python.h>
+#include <yaml.h>
+static PyObject *version(PyObject *self, PyObject *args) { return PyUnicode_FromString(yaml_get_version_string()); }
+static PyMethodDef methods[] = {{"version", version, METH_NOARGS, "version"}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "_yaml", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__yaml(void) { return PyModule_Create(&mod); }
+"""
+
+
+def optional_yaml_sdist(dest: Path) -> Path:
+    """A `pyyaml` sdist (so the table gives it libyaml) whose `yaml._yaml` is optional, as in PyYAML's own
+    setup.py: skipped when libyaml is not there; `yaml._probe` is always built, so the wheel is a platform
+    wheel with an extension module either way."""
+    from .sdists import PYPROJECT, write_sdist
+
+    setup = ("from setuptools import setup, Extension\n"
+             "setup(name='pyyaml', version='0.1', packages=['yaml'], ext_modules=["
+             "Extension('yaml._probe', ['yaml/_probe.c']),"
+             "Extension('yaml._yaml', ['yaml/_yaml.c'], libraries=['yaml'], optional=True)])\n")
+    return write_sdist(dest, "pyyaml", {"pyproject.toml": PYPROJECT, "setup.py": setup, "yaml/__init__.py": "",
+                                        "yaml/_probe.c": _PROBE, "yaml/_yaml.c": _YAML})
+
+
+@pytest.mark.slow
+def test_a_rebuild_lacking_the_published_wheels_libyaml_module_is_broken(
+        tmp_path: Path, wheelhouse: Path, zig_cache: Path) -> None:
+    sdist = optional_yaml_sdist(tmp_path / "src")
+    pub = published_pyyaml(X86)  # PyPI's pyyaml wheel: it has yaml._yaml
+    without = {k: v for k, v in PROJECTS.items() if k != "pyyaml"}  # the table without pyyaml's libyaml
+    (rec,) = verify(sdist, [X86], workdir=tmp_path / "without", diffoscope=False, published={X86: pub},
+                    setup=BuildSetup(wheelhouse=wheelhouse, zig_cache=zig_cache, native_projects=without))
+    assert rec.recipe.inputs == ()
+    assert all(b.ok and b.ext_modules == ["yaml._probe"] for b in rec.builds)  # the builds themselves pass
+    assert rec.grade == "broken"
+    assert rec.reasons[0] == f"the rebuilt wheel lacks extension modules {pub.name} has: yaml._yaml"
+    assert rec.modules is not None and rec.modules.missing == ["yaml._yaml"] and rec.modules.extra == ["yaml._probe"]
+
+    (rec,) = verify(sdist, [X86], workdir=tmp_path / "with", diffoscope=False, published={X86: pub},
+                    setup=BuildSetup(wheelhouse=wheelhouse, zig_cache=zig_cache))
+    assert [i.name for i in rec.recipe.inputs] == ["libyaml"]
+    assert all(b.ext_modules == ["yaml._probe", "yaml._yaml"] and b.smoke == "ok" for b in rec.builds)
+    assert rec.grade in ("reproducible", "repeatable"), rec.reasons
+    assert rec.modules is not None and rec.modules.missing == [] and rec.modules.extra == ["yaml._probe"]
+    assert rec.reasons[-1].endswith("more: yaml._probe (noted, not broken)")
+
+
+@pytest.mark.slow
+def test_pillow_links_its_static_freetype_with_the_tables_ldflags(tmp_path: Path, wheelhouse: Path,
+                                                                  zig_cache: Path) -> None:
+    sdist = fetch_sdist("pillow", "13.0.0", CACHE)
+    (rec,) = verify(sdist, [X86], workdir=tmp_path, diffoscope=False,
+                    setup=BuildSetup(wheelhouse=wheelhouse, zig_cache=zig_cache))
+    assert rec.recipe.ldflags == "-lpng16 -lz"
+    assert rec.grade in ("reproducible", "repeatable"), rec.reasons
+    for b in rec.builds:  # the smoke test imported every one of them
+        assert {"PIL._imaging", "PIL._imagingft"} <= set(b.ext_modules) and b.smoke == "ok"
+
+
+@pytest.mark.slow
+def test_cffi_builds_with_libffi_and_has_the_published_wheels_module(tmp_path: Path, wheelhouse: Path,
+                                                                     zig_cache: Path) -> None:
+    sdist = fetch_sdist("cffi", "2.1.1", CACHE)
+    pub = fetch_published_wheel("cffi", "2.1.1", CACHE, "manylinux_2_17_x86_64")
+    assert pub is not None
+    (rec,) = verify(sdist, [X86], workdir=tmp_path, diffoscope=False, published={X86: pub},
+                    setup=BuildSetup(wheelhouse=wheelhouse, zig_cache=zig_cache))
+    assert [i.name for i in rec.recipe.inputs] == ["libffi"]
+    assert rec.grade in ("reproducible", "repeatable"), rec.reasons
+    assert all(b.ext_modules == ["_cffi_backend"] and b.smoke == "ok" for b in rec.builds)
+    assert rec.modules is not None and rec.modules.missing == [] and rec.modules.published == ["_cffi_backend"]

@@ -4,6 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from verifier import BuildRecord, Explanation, Pin, Recipe, VerificationRecord
+from verifier.record import ModuleCheck
 
 PIN = Pin("setuptools", "80.0", "setuptools-80.0-py3-none-any.whl", "ab" * 32, "blake3:" + "cd" * 32)
 
@@ -48,3 +49,21 @@ def test_build_kind_round_trips_and_is_left_out_when_none(kind: str | None) -> N
     again = VerificationRecord.loads(rec.dumps())
     assert again == rec
     assert ("build_kind" in json.loads(rec.dumps())) == (kind is not None)
+
+
+_names = st.lists(st.from_regex(r"[a-z_][a-z0-9_.]{0,8}", fullmatch=True), max_size=4)
+
+
+@given(st.text(), st.one_of(st.none(), st.text()), _names, _names, _names, _names)
+def test_module_check_round_trips_and_older_records_read_without_it(
+        summary: str, wheel: str | None, rebuilt: list[str], published: list[str], missing: list[str],
+        extra: list[str]) -> None:
+    rec = record(recipe())
+    old = json.loads(rec.dumps())
+    assert "modules" not in old  # a record without the check writes no key for it, as before
+    assert VerificationRecord.from_json(old).modules is None
+    rec.modules = ModuleCheck(summary, wheel, rebuilt, published, missing, extra)
+    data = json.loads(rec.dumps())
+    assert data["modules"] == {"summary": summary, "published_wheel": wheel, "rebuilt": rebuilt,
+                               "published": published, "missing": missing, "extra": extra}
+    assert VerificationRecord.loads(rec.dumps()) == rec

@@ -10,7 +10,7 @@ import shutil
 import sys
 import sysconfig
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from ..toolchain.targets import TARGETS, Target, get_target, is_native
 from ..toolchain.zig import Zig, find_zig
 from ..toolchain.zigcache import private_cache, runtime_languages, trusted_cache, warm
 from .kind import detect
-from .native import hook_env, native_cause, native_env, native_inputs
+from .native import Needs, hook_env, native_cause, native_env, native_inputs
 from .sdist import build_requires, extract_sdist, sdist_epoch
 from .smoke import (
     SKIPPED,
@@ -80,6 +80,7 @@ class BuildSetup:
     zig_cache: Path | None = None  # where the trusted warm zig caches live (builds get private copies)
     sysroots: Path | None = None  # Debian sysroots and the musl CPython built here
     natives: Path | None = None  # native libraries built here, and their archives (default .cache/nativelibs)
+    native_projects: Mapping[str, Needs] | None = None  # which project needs which library (default: the table)
 
     def run(self, argv: Sequence[str], *, cwd: Path, env: dict[str, str], log: Path, writable: Sequence[Path],
             umask: int = 0o022, cpus: int | None = None) -> RunResult:
@@ -217,7 +218,7 @@ def make_recipe(
     launcher = base.write_launcher(workdir / f"python{py.version}") if base else None
     pins = _lock(requires, wheelhouse, log, online, launcher)
     confine = replace(setup, sandbox=setup.sandbox if setup.sandbox is not None else detect_sandbox())
-    natives = native_inputs(sdist.name, t, setup.natives)
+    native = native_inputs(sdist.name, t, setup.natives, setup.native_projects)
     extra = _dynamic_requires(src, pins, wheelhouse, workdir / "recipe-venv", log, confine, base, hook_env(sdist.name))
     if extra:  # e.g. old setuptools asks for `wheel`; pin those too
         pins = _lock([*requires, *extra], wheelhouse, log, online, launcher)
@@ -225,6 +226,7 @@ def make_recipe(
     shutil.rmtree(workdir / "recipe-venv", ignore_errors=True)
     if launcher:
         launcher.unlink()
+    ldflags = " ".join(f for f in (ldflags, native.pop("ldflags", "")) if f)  # the table's link flags after ours
     return Recipe(
         sdist_filename=sdist.name, sdist_sha256=digests.sha256(), sdist_blake3=str(digests.digest()),
         target=t.name,
@@ -233,7 +235,7 @@ def make_recipe(
         python_tag=py.tag, zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
         cppflags=cppflags, ldflags=ldflags, target_headers="" if pure else _headers_source(t, _sysroot_for(t, setup.sysroots, py), py),
         build_python=f"debian:{base.deb(f'python{py.version}-minimal')}" if base else "",
-        **natives, pure=pure,
+        **native, pure=pure,
     )
 
 
@@ -324,7 +326,7 @@ def build_once(
         d.mkdir(parents=True)
     log = dirs["logs"] / "build.log"
     res = BuildResult(variation.name, ok=False, log=log, root=root, sandbox=sandbox.name, timeout=setup.timeout)
-    if (why := native_cause(recipe)) is not None:
+    if (why := native_cause(recipe, setup.native_projects)) is not None:
         return _fail(res, why, start, infra=True)
     try:
         src = extract_sdist(sdist, root / "src")

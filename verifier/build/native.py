@@ -55,6 +55,7 @@ class Needs:
     why: str = ""
     config_settings: tuple[str, ...] = ()  # `build -C KEY=VALUE` for the backend
     hook_env: bool = False  # the backend's get_requires_for_build_wheel hook reads `env` too (asked with it)
+    ldflags: tuple[str, ...] = ()  # link flags the project's build does not add itself (the recipe's `ldflags`)
 
 
 def _normalize(name: str) -> str:
@@ -65,12 +66,12 @@ def load_projects(text: str) -> dict[str, Needs]:
     """The table's projects by normalized name (pure)."""
     out = {}
     for name, d in tomllib.loads(text).items():
-        extra = set(d) - {"libraries", "env", "why", "config_settings", "hook_env"}
+        extra = set(d) - {"libraries", "env", "why", "config_settings", "hook_env", "ldflags"}
         if extra:
             raise VerifierError(f"native needs of {name!r}: unknown fields {sorted(extra)}")
         key = _normalize(name)
         out[key] = Needs(key, tuple(d.get("libraries", ())), tuple(sorted(d.get("env", {}).items())), str(d.get("why", "")),
-                         tuple(d.get("config_settings", ())), bool(d.get("hook_env", False)))
+                         tuple(d.get("config_settings", ())), bool(d.get("hook_env", False)), tuple(d.get("ldflags", ())))
     return out
 
 
@@ -97,9 +98,11 @@ def missing_recipe(project: str, projects: Mapping[str, Needs] = PROJECTS,
     return None
 
 
-def native_cause(recipe: Recipe, projects: Mapping[str, Needs] = PROJECTS,
+def native_cause(recipe: Recipe, projects: Mapping[str, Needs] | None = None,
                  libraries: Mapping[str, Library] = LIBRARIES) -> str | None:
-    """Why a build by `recipe` cannot have the native libraries its project needs (pure), else None."""
+    """Why a build by `recipe` cannot have the native libraries its project needs (pure), else None.
+    `projects`: the project table (None: `PROJECTS`)."""
+    projects = PROJECTS if projects is None else projects
     project = project_of(recipe.sdist_filename)
     why = missing_recipe(project, projects, libraries)
     if why is not None:
@@ -124,10 +127,12 @@ def hook_env(sdist: str, projects: Mapping[str, Needs] = PROJECTS) -> dict[str, 
 
 
 def native_inputs(sdist: str, target: Target, cache: Path | None = None,
-                  projects: Mapping[str, Needs] = PROJECTS) -> dict[str, Any]:
+                  projects: Mapping[str, Needs] | None = None) -> dict[str, Any]:
     """What a recipe for `sdist` on `target` gets from the tables: `inputs`, `build_env`, `config_settings`
-    (Recipe's fields); libraries are built (twice, graded) if not cached. A library without a recipe or that
-    fails to build is left out: `native_cause` then says so in the build."""
+    and `ldflags` (Recipe's fields; `make_recipe` appends `ldflags` to its own); libraries are built (twice,
+    graded) if not cached. A library without a recipe or that fails to build is left out: `native_cause` then
+    says so in the build. `projects`: None for `PROJECTS`."""
+    projects = PROJECTS if projects is None else projects
     needs = needs_of(project_of(sdist), projects)
     if needs is None or missing_recipe(needs.project, projects) is not None:
         return {}
@@ -137,7 +142,8 @@ def native_inputs(sdist: str, target: Target, cache: Path | None = None,
             inputs.append(ensure_library(name, target, cache).input)
         except LibraryBuildFailed:
             continue
-    return {"inputs": tuple(inputs), "build_env": needs.env, "config_settings": needs.config_settings}
+    return {"inputs": tuple(inputs), "build_env": needs.env, "config_settings": needs.config_settings,
+            "ldflags": " ".join(needs.ldflags)}
 
 
 def _archive(natives: Path, i: Input) -> Path:

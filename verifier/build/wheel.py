@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import VerifierError
 
-__all__ = ["WheelName", "extension_modules", "parse_wheel_name", "retag", "top_level_modules"]
+__all__ = ["WheelName", "extension_module_names", "extension_modules", "parse_wheel_name", "retag", "top_level_modules"]
 
 
 @dataclass(frozen=True)
@@ -43,17 +43,25 @@ def parse_wheel_name(filename: str) -> WheelName:
     raise VerifierError(f"invalid wheel filename: {filename!r}")
 
 
+def extension_module_names(members: Iterable[str], ext_suffix: str) -> list[str]:
+    """Dotted names, without their suffix, of the extension modules among a wheel's member names (pure):
+    members ending in `ext_suffix` (e.g. `.cpython-311-x86_64-linux-gnu.so`) or `.abi3.so`, outside
+    `.data/`; vendored libraries (`pillow.libs/libjpeg-….so.62`) are not modules."""
+    mods = []
+    for name in members:
+        if ".data/" in name.split("/")[0] + "/":
+            continue
+        for suffix in (ext_suffix, ".abi3.so"):
+            if name.endswith(suffix):
+                mods.append(name[: -len(suffix)].replace("/", "."))
+                break
+    return sorted(mods)
+
+
 def extension_modules(wheel: Path, ext_suffix: str) -> list[str]:
     """Dotted names of the extension modules in `wheel` (members ending in `ext_suffix` or `.abi3.so`)."""
-    mods = []
     with zipfile.ZipFile(wheel) as zf:
-        for name in zf.namelist():
-            if ".data/" in name.split("/")[0] + "/":
-                continue
-            for suffix in (ext_suffix, ".abi3.so"):
-                if name.endswith(suffix):
-                    mods.append(name[: -len(suffix)].replace("/", "."))
-    return sorted(mods)
+        return extension_module_names(zf.namelist(), ext_suffix)
 
 
 def top_level_modules(wheel: Path) -> list[str]:

@@ -22,15 +22,16 @@ from ..build.build import (
     build_once,
     make_recipe,
 )
-from ..build.wheel import parse_wheel_name
+from ..build.wheel import extension_modules, parse_wheel_name
 from ..errors import DependenciesUnavailable, InvalidSdist, PythonExcluded, ToolMissing, VerifierError
 from ..exec.detect import detect_sandbox
 from ..exec.sandbox import hiding
-from ..record import Explanation, Recipe, VerificationRecord
+from ..record import Explanation, ModuleCheck, Recipe, VerificationRecord
 from ..toolchain.pythons import choose_python
-from ..toolchain.targets import DEFAULT_TARGET, get_target
+from ..toolchain.targets import DEFAULT_TARGET, Target, get_target
 from .diff import compare_wheels, published_status, run_diffoscope
 from .grades import BuildOutcome, Grade, grade
+from .modules import compare_modules, grade_with_modules
 from .unbuildable import sdist_facts, unbuildable_record
 
 __all__ = ["BlobStore", "keep_records", "rebuild", "variations_for", "verify"]
@@ -105,6 +106,14 @@ def _published_in_store(store: BlobStore, rebuilt: Path, workdir: Path) -> Path 
         store.export(f.filename, dest)
         return dest
     return None
+
+
+def _module_check(results: Sequence[BuildResult], published: Path | None, target: Target,
+                  recipe: Recipe) -> ModuleCheck:
+    """The first wheel's extension modules against the published wheel's (`modules.compare_modules`)."""
+    built = next((r for r in results if r.wheel is not None), None)
+    pub = extension_modules(published, target.ext_suffix(recipe.python_tag[2:])) if published else None
+    return compare_modules(built.ext_modules if built else None, pub, published.name if published else None)
 
 
 def variations_for(builds: int, base: Sequence[Variation] = VARIATIONS) -> list[Variation]:
@@ -275,10 +284,13 @@ def verify(
         pub = published_status(first.wheel, pub_wheel) if first.wheel else None
         if pure:
             g, reasons = _pure_grade(g, reasons, pub_wheel)
+        modules = _module_check(results, pub_wheel, t, recipe)
+        g, reasons = grade_with_modules(g, reasons, modules)
         records.append(VerificationRecord(
             recipe=recipe, recipe_digest=recipe.digest, grade=g.value, reasons=reasons,
             builds=[r.to_record(_blob(store, r.log)) for r in results], explanation=explanation,
             published=pub, seconds=round(time.monotonic() - t0, 3), started=started, build_kind=kind.label,
+            modules=modules,
         ))
         say(f"{path.name} [{t.name}]: {g.value}")
         if pure:
