@@ -37,6 +37,15 @@ def test_meson_fortran_language_is_fortran(tmp_path: Path) -> None:
     assert "fortran" in k.languages and k.cannot_build == NO_FORTRAN
 
 
+def test_vendored_meson_test_cases_are_not_the_projects_languages(tmp_path: Path) -> None:
+    # numpy's sdist carries its vendored meson with meson's own Fortran test cases; numpy compiles no Fortran
+    pp = '[build-system]\nrequires = ["meson-python"]\nbuild-backend = "mesonpy"\n'
+    k = detect(_tree(tmp_path, {"pyproject.toml": pp, "meson.build": "project('n', 'c', 'cpp', 'cython')\n",
+                                "numpy/_core/a.c": "",
+                                "vendored-meson/meson/test cases/fortran/1 basic/simple.f90": ""}))
+    assert "fortran" not in k.languages and k.cannot_build is None
+
+
 def test_fortran_sources_outside_tests(tmp_path: Path) -> None:
     k = detect(_tree(tmp_path, {"setup.py": "", "lib/a.f90": ""}))
     assert k.cannot_build == NO_FORTRAN

@@ -21,8 +21,10 @@ from ..exec.command import DEFAULT_MEMORY, DEFAULT_PROCESSES, DEFAULT_TIMEOUT, R
 from ..exec.detect import detect_sandbox
 from ..exec.sandbox import Sandbox
 from ..record import BuildRecord, Pin, Recipe
+from ..toolchain.cmake import TOOLCHAIN_FILE, cmake_toolchain_file
 from ..toolchain.cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
 from ..toolchain.elf import fix_musl_needed
+from ..toolchain.meson import CROSS_FILE, meson_cross_file, meson_setup_args
 from ..toolchain.muslpython import MUSL_PYTHON_VERSION, MuslPython, ensure_musl_python
 from ..toolchain.pythons import HOST_PYTHON, PythonSource, get_python, python_of_tag
 from ..toolchain.sysroot import Sysroot, ensure_sysroot, find_qemu
@@ -355,7 +357,8 @@ def build_once(
         cross = cross_env(target)
 
     # zig's runtime libraries: warmed by trusted code, never by the build (toolchain/zigcache.py)
-    cache, runtimes = root / "zig-cache", runtime_languages(detect(src).languages)
+    kind = detect(src)
+    cache, runtimes = root / "zig-cache", runtime_languages(kind.languages)
     try:
         if recipe.pure:  # nothing is compiled or linked: an empty cache, whatever the variation
             cache.mkdir()
@@ -392,8 +395,9 @@ def build_once(
         env.update(native_env(recipe, root, setup.natives))
     except VerifierError as e:
         return _fail(res, str(e), start, infra=True)
+    settings = [*recipe.config_settings, *_backend_setup(kind.backend, target, tools, venv, dirs["bin"], env)]
     argv = [str(venv / "bin" / "python"), "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dirs["out"]),
-            *(f"-C{c}" for c in recipe.config_settings), str(src)]
+            *(f"-C{c}" for c in settings), str(src)]
     r = setup.run(argv, cwd=src, env=env, log=log, writable=[root], umask=int(recipe.umask, 8), cpus=variation.cpus)
     res.limits = r.limits
     shutil.rmtree(cache, ignore_errors=True)  # the build's own copy: nothing reads it again
@@ -402,6 +406,28 @@ def build_once(
     if not r.ok:
         return _fail(res, f"build failed with exit code {r.returncode}{_stopped(r)}", start)
     return _check_wheel(res, dirs["out"], recipe, target, root, sandbox, log, smoke, start, sysroot, sysroots)
+
+
+def _backend_setup(backend: str, target: Target, tools: dict[str, str], venv: Path, bin_dir: Path,
+                   env: dict[str, str]) -> list[str]:
+    """What a meson-python or scikit-build-core build needs to compile for `target` with zig: a meson cross file
+    (handed over as a config setting) or a CMake toolchain file (named in `env`), written into `bin_dir`; both
+    are derived from the target and the build's own paths, so they are not in the recipe. Returns the config
+    settings to add; other backends get none, and `env` unchanged."""
+    libdirs = [d for d in env.get("PKG_CONFIG_LIBDIR", "").split(":") if d]
+    if backend == "meson-python":
+        cython = venv / "bin" / "cython"
+        cross = bin_dir / CROSS_FILE
+        cross.write_text(meson_cross_file(target, tools, python=str(venv / "bin" / "python"),
+                                          cython=str(cython) if cython.exists() else None,
+                                          pkg_config=shutil.which("pkg-config", path="/usr/bin:/bin"),
+                                          pkg_config_libdir=libdirs))
+        return meson_setup_args(str(cross))
+    if backend == "scikit-build-core":
+        toolchain = bin_dir / TOOLCHAIN_FILE
+        toolchain.write_text(cmake_toolchain_file(target, tools, roots=[str(Path(d).parent.parent) for d in libdirs]))
+        env["CMAKE_TOOLCHAIN_FILE"] = str(toolchain)
+    return []
 
 
 def _stopped(r: RunResult) -> str:

@@ -40,7 +40,8 @@ _C = (".c",)
 _CXX = (".cc", ".cpp", ".cxx", ".c++")
 _FORTRAN = (".f", ".f90", ".f95", ".f03", ".f08", ".for")
 _CYTHON = (".pyx",)
-_SKIP_DIRS = {"tests", "test", "testing", "docs", "doc", "benchmarks", "examples", "bench"}
+_SKIP_DIRS = {"tests", "test", "testing", "docs", "doc", "benchmarks", "examples", "bench",
+              "test cases"}  # meson's own tests, in a vendored meson (numpy's vendored-meson)
 
 
 @dataclass(frozen=True)
