@@ -11,9 +11,9 @@ from verifier.record import Recipe
 from verifier.toolchain.targets import get_target
 
 from .conftest import CACHE
+from .pypi import fetch_sdist
 
 X86 = "x86_64-linux-gnu.2.17"
-CHARSET = CACHE / "coverage" / "sdists" / "charset_normalizer-3.5.3.tar.gz"
 
 
 def test_env_only_entries_need_no_library_and_give_the_build_their_variables(tmp_path) -> None:
@@ -34,9 +34,8 @@ def test_env_only_entries_need_no_library_and_give_the_build_their_variables(tmp
 @pytest.mark.slow
 def test_charset_normalizer_builds_its_cython_extensions(tmp_path, wheelhouse, zig_cache, sandbox,
                                                         warm_variations) -> None:
-    if not CHARSET.is_file():
-        pytest.skip(f"{CHARSET.name} not in the coverage cache (benchmarks/coverage_bench.py pulls it)")
-    (rec,) = verify(CHARSET, workdir=tmp_path, variations=warm_variations, diffoscope=False,
+    sdist = fetch_sdist("charset-normalizer", "3.5.3", CACHE)
+    (rec,) = verify(sdist, workdir=tmp_path, variations=warm_variations, diffoscope=False,
                     setup=BuildSetup(sandbox=sandbox, wheelhouse=wheelhouse, zig_cache=zig_cache))
     assert rec.grade == "reproducible", rec.reasons
     assert "Cython" in {p.name for p in rec.recipe.build_deps}  # added by the backend's hook under the env

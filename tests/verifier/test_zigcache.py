@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -35,21 +36,30 @@ def test_the_trusted_cache_is_warmed_once_and_its_objects_name_the_root_director
     monkeypatch.setattr(zigcache, "warm", refuse)
     assert zigcache.trusted_cache(zig, target, zig_cache, ("c",), tmp_path / "warm.log") == first
 
-    # the runtime libraries were compiled from "/" (zig's own, compiler_rt, from its installation), so no
-    # object's debug information names a build's working directory
-    assert _comp_dirs(first) <= {"/", str(zig.exe.resolve().parent / "lib")}, _comp_dirs(first)
+    # a link in every warmed mode (a bare `cc -shared` as setuptools runs it is Debug) compiles nothing new,
+    # and the runtime code it links was compiled from "/" (compiler_rt from zig's own installation), so no
+    # debug information names the working directory of the build that links it
+    mine = zigcache.private_cache(first, tmp_path / "build" / "zig-cache")
+    before = sorted(p.name for p in (mine / "o").iterdir())
+    work = tmp_path / "build" / "src"
+    work.mkdir()
+    (work / "m.c").write_text("int m(int x) { return x + 1; }\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "ZIG_GLOBAL_CACHE_DIR": str(mine),
+           "ZIG_LOCAL_CACHE_DIR": str(tmp_path / "build" / "local")}
+    for mode in ("-O2", "-O3", "", "-O0"):
+        subprocess.run([str(zig.exe), "cc", "-target", target.zig_triple, "-g", "-fPIC", "-c", "m.c", "-o", "m.o"],
+                       cwd=work, env=env, check=True)
+        subprocess.run([str(zig.exe), "cc", "-target", target.zig_triple, *([mode] if mode else []), "-shared",
+                        "m.o", "-o", f"m{mode}.so"], cwd=work, env=env, check=True)
+        assert sorted(p.name for p in (mine / "o").iterdir()) == before, f"a link with {mode!r} compiled a runtime"
+        assert _comp_dirs(work / f"m{mode}.so") <= {"/", str(zig.exe.resolve().parent / "lib"), str(work)}
 
 
-def _comp_dirs(cache: Path) -> set[str]:
-    dirs = set()
-    for obj in (p for p in cache.rglob("*.o")):
-        with obj.open("rb") as f:
-            elf = ELFFile(f)
-            if elf.has_dwarf_info():
-                for cu in elf.get_dwarf_info().iter_CUs():
-                    if (a := cu.get_top_DIE().attributes.get("DW_AT_comp_dir")) is not None:
-                        dirs.add(a.value.decode())
-    return dirs
+def _comp_dirs(lib: Path) -> set[str]:
+    with lib.open("rb") as f:
+        dwarf = ELFFile(f).get_dwarf_info()
+        return {a.value.decode() for cu in dwarf.iter_CUs()
+                if (a := cu.get_top_DIE().attributes.get("DW_AT_comp_dir")) is not None}
 
 
 def test_a_failed_warm_up_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

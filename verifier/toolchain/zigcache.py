@@ -16,9 +16,11 @@ host), before any untrusted code runs:
   way, so the two variations compare the cache contents as well;
 - a build's own objects go to a local cache in its build root.
 
-A runtime variant the warm-up does not make (zig keys it by optimization mode: `-O1` to `-O3` share
-ReleaseFast, which is warmed; `-O0` and `-Os` are not) is compiled by the build itself, with its own working
-directory: that shows up as embedded paths, never silently."""
+Zig keys the runtime by the optimization mode of the link: `-O1` to `-O3` share ReleaseFast; a link with no
+`-O` (or `-O0`) is Debug and takes a Debug compiler_rt and the UBSan runtime — setuptools links with a bare
+`cc -shared`, so that is the common case. Both are warmed. A runtime variant the warm-up does not make
+(`-Os`, ReleaseSmall) is compiled by the build itself, with its own working directory: that shows up as
+embedded paths, never silently."""
 
 from __future__ import annotations
 
@@ -47,7 +49,8 @@ WARM_SOURCES = {
             "    if (n < 0) throw std::runtime_error(\"negative\");\n"
             "    return (int)v.size();\n}\n")),
 }
-RUNTIME_MODES = ("-O2",)  # zig: -O1, -O2, -O3 all build the runtime libraries in ReleaseFast
+# zig: -O1, -O2, -O3 all build the runtime libraries in ReleaseFast; "" is a link with no -O flag (Debug)
+RUNTIME_MODES = ("-O2", "")
 _CANONICAL_CWD = Path("/")
 _COMPLETE = ".casstore-warmed"
 
@@ -76,8 +79,8 @@ def warm(zig: Zig, target: Target, cache: Path, languages: Sequence[str], log: P
             (work / name).write_text(text)
             for mode in RUNTIME_MODES:
                 driver = "c++" if lang == "c++" else "cc"
-                argv = [str(zig.exe), driver, "-target", target.zig_triple, mode, "-g", "-fPIC", "-shared",
-                        str(work / name), "-o", str(work / f"warm-{lang}{mode}.so")]
+                argv = [str(zig.exe), driver, "-target", target.zig_triple, *([mode] if mode else []), "-g",
+                        "-fPIC", "-shared", str(work / name), "-o", str(work / f"warm-{lang}{mode or '-debug'}.so")]
                 r = run(argv, cwd=_CANONICAL_CWD, env=env, log=log, timeout=1800, memory=None, processes=None)
                 if not r.ok:
                     raise VerifierError(f"zig cannot build its {lang} runtime for {target.name} (log: {log})")
