@@ -22,8 +22,8 @@ class VerifierError(Exception):
 
 
 class InvalidTarget(VerifierError, ValueError):
-    def __init__(self, target: str) -> None:
-        super().__init__(f"unknown target: {target!r}")
+    def __init__(self, target: str, why: str = "") -> None:
+        super().__init__(f"unknown target: {target!r}" + (f" ({why})" if why else ""))
         self.target = target
 
 

@@ -24,6 +24,7 @@ from ..record import BuildRecord, Pin, Recipe
 from ..toolchain.cmake import TOOLCHAIN_FILE, cmake_toolchain_file
 from ..toolchain.cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
 from ..toolchain.elf import fix_musl_needed
+from ..toolchain.foreign import ForeignPython, foreign_python
 from ..toolchain.meson import CROSS_FILE, meson_cross_file, meson_setup_args
 from ..toolchain.muslpython import MUSL_PYTHON_VERSION, MuslPython, ensure_musl_python
 from ..toolchain.pythons import HOST_PYTHON, PythonSource, get_python, python_of_tag
@@ -42,6 +43,7 @@ from .smoke import (
     smoke_passed,
     smoke_test,
     sysroot_smoke_test,
+    wine_smoke_test,
 )
 from .wheel import extension_modules, parse_wheel_name, retag, top_level_modules
 from .wheelhouse import default_wheelhouse, fetch, install, lock
@@ -159,8 +161,8 @@ def _sysroot_for(target: Target, sysroots: Path | None, py: PythonSource | None 
     """The Debian sysroot a build for `target` and CPython `py` needs: the target arch's headers and Python
     (None: the host's own, for the host's architecture and Python version)."""
     py = py or get_python(HOST_PYTHON)
-    if target.arch == platform.machine() and py.is_host:
-        return None
+    if target.os != "linux" or (target.arch == platform.machine() and py.is_host):
+        return None  # macOS and Windows: `foreign_python`
     return ensure_sysroot(target, (sysroots or DEFAULT_SYSROOTS).absolute(), py)
 
 
@@ -178,8 +180,18 @@ def _build_python(py: PythonSource, sysroots: Path | None) -> Sysroot | None:
     return ensure_sysroot(host, (sysroots or DEFAULT_SYSROOTS).absolute(), py)
 
 
-def _headers_source(target: Target, sysroot: Sysroot | None, py: PythonSource | None = None) -> str:
+def _foreign(target: Target, py: PythonSource, sysroots: Path | None, zig: Zig) -> ForeignPython | None:
+    """Headers, flags and sysconfig values of the target's CPython for a macOS or Windows target (None: Linux)."""
+    if target.os == "linux":
+        return None
+    return foreign_python(target, py.version, (sysroots or DEFAULT_SYSROOTS).absolute(), zig)
+
+
+def _headers_source(target: Target, sysroot: Sysroot | None, py: PythonSource | None = None,
+                    foreign: ForeignPython | None = None) -> str:
     py = py or get_python(HOST_PYTHON)
+    if foreign is not None:
+        return foreign.headers_source
     if _native(target, py):
         return ""
     if sysroot is None:
@@ -235,7 +247,9 @@ def make_recipe(
         python=f"cpython-{base.python_version}" if base else
         f"{platform.python_implementation().lower()}-{platform.python_version()}",
         python_tag=py.tag, zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
-        cppflags=cppflags, ldflags=ldflags, target_headers="" if pure else _headers_source(t, _sysroot_for(t, setup.sysroots, py), py),
+        cppflags=cppflags, ldflags=ldflags,
+        target_headers="" if pure else _headers_source(t, _sysroot_for(t, setup.sysroots, py), py,
+                                                       _foreign(t, py, setup.sysroots, zig)),
         build_python=f"debian:{base.deb(f'python{py.version}-minimal')}" if base else "",
         **native, pure=pure,
     )
@@ -347,13 +361,16 @@ def build_once(
     del python
     try:
         sysroot = None if recipe.pure else _sysroot_for(target, sysroots, py)
+        foreign = None if recipe.pure else _foreign(target, py, sysroots, zig)
     except VerifierError as e:
         return _fail(res, str(e), start, infra=True)
     cross: dict[str, str] = {}
     if not recipe.pure and not _native(target, py):  # after the venv is filled: nothing installs into it under these variables
-        include = str(sysroot.include) if sysroot else str(sysconfig.get_config_var("INCLUDEPY"))
+        include = str(foreign.include if foreign else sysroot.include if sysroot else sysconfig.get_config_var("INCLUDEPY"))
         target_vars = sysroot.build_time_vars() if sysroot else None
-        write_sysconfigdata(site, target, cross_sysconfig(host_vars(), target, py.nodot, include, target_vars))
+        variables = cross_sysconfig(host_vars(), target, py.nodot, include, target_vars)
+        variables.update(foreign.variables if foreign else {})
+        write_sysconfigdata(site, target, variables)
         cross = cross_env(target)
 
     # zig's runtime libraries: warmed by trusted code, never by the build (toolchain/zigcache.py)
@@ -370,7 +387,8 @@ def build_once(
     except VerifierError as e:
         return _fail(res, str(e), start, infra=True)
     tools = zig.write_wrappers(dirs["bin"], target, cache_dir=cache, local_cache_dir=root / "zig-local",
-                               prefix_map={root: "/build"})
+                               prefix_map={root: "/build"}, compile_flags=foreign.compile_flags if foreign else (),
+                               shared_flags=foreign.shared_flags if foreign else ("-shared",))
     jobs = str(variation.cpus or os.cpu_count() or 1)
     env = {
         "PATH": f"{dirs['bin']}:{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
@@ -405,7 +423,7 @@ def build_once(
         return _fail(res, f"build timed out after {setup.timeout:g} s{_stopped(r)}", start, infra=True)
     if not r.ok:
         return _fail(res, f"build failed with exit code {r.returncode}{_stopped(r)}", start)
-    return _check_wheel(res, dirs["out"], recipe, target, root, sandbox, log, smoke, start, sysroot, sysroots)
+    return _check_wheel(res, dirs["out"], recipe, target, root, sandbox, log, smoke, start, sysroot, sysroots, foreign)
 
 
 def _backend_setup(backend: str, target: Target, tools: dict[str, str], venv: Path, bin_dir: Path,
@@ -477,6 +495,7 @@ def _smoke(wheel: Path, modules: Sequence[str], target: Target, workdir: Path, s
 def _check_wheel(
     res: BuildResult, out: Path, recipe: Recipe, target: Target, root: Path, sandbox: Sandbox, log: Path,
     smoke: bool, start: float, sysroot: Sysroot | None = None, sysroots: Path | None = None,
+    foreign: ForeignPython | None = None,
 ) -> BuildResult:
     wheels: Sequence[Path] = sorted(out.glob("*.whl"))
     if len(wheels) != 1:
@@ -498,10 +517,15 @@ def _check_wheel(
     res.wheel = wheel
     digests = hash_file(wheel)
     res.sha256, res.blake3 = digests.sha256(), str(digests.digest())
-    res.auditwheel_policy = auditwheel_policy(wheel, log=log)
-    if not policy_satisfies(res.auditwheel_policy, target.auditwheel_policy):
-        return _fail(res, f"auditwheel says {res.auditwheel_policy}, not within {target.auditwheel_policy}", start)
-    if smoke:
+    if target.os == "linux":  # auditwheel knows ELF only; macOS and Windows get the structural comparison
+        res.auditwheel_policy = auditwheel_policy(wheel, log=log)
+        if not policy_satisfies(res.auditwheel_policy, target.auditwheel_policy):
+            return _fail(res, f"auditwheel says {res.auditwheel_policy}, not within {target.auditwheel_policy}", start)
+    if smoke and foreign is not None:
+        res.smoke = _foreign_smoke(wheel, res.ext_modules, target, root / "smoke", sandbox, log, foreign)
+        if not smoke_passed(res.smoke):
+            return _fail(res, f"smoke test: {res.smoke}", start)
+    elif smoke:
         py = python_of_tag(recipe.python_tag)
         try:
             musl = _musl_python_for(target, py, sysroots)
@@ -513,6 +537,18 @@ def _check_wheel(
     res.ok = True
     res.seconds = time.monotonic() - start
     return res
+
+
+def _foreign_smoke(wheel: Path, modules: Sequence[str], target: Target, workdir: Path, sandbox: Sandbox, log: Path,
+                   foreign: ForeignPython) -> str:
+    """Windows x86_64: import under Wine with python.org's embeddable CPython; macOS and Windows arm64 have no
+    runtime here (skipped, with the reason: their only check is the structural comparison)."""
+    if target.os == "windows" and target.arch == "x86_64" and foreign.windows is not None:
+        try:
+            return wine_smoke_test(wheel, modules, workdir, python=foreign.windows, sandbox=sandbox, log=log)
+        except VerifierError as e:
+            return SKIPPED + str(e)
+    return SKIPPED + f"no runtime for {target.name} on this host: checked structurally only"
 
 
 PURE_NOTE = "pure wheel: target-independent, built without cross setup; no target-specific check (tags, auditwheel, import on the target) applies"

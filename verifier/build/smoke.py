@@ -9,10 +9,13 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..errors import ToolMissing
 from ..exec.command import run
 from ..exec.sandbox import Sandbox
+from ..toolchain.windows import WINE, WindowsPython, windows_path
 
-__all__ = ["auditwheel_policy", "policy_satisfies", "qemu_smoke_test", "smoke_passed", "smoke_test", "sysroot_smoke_test"]
+__all__ = ["auditwheel_policy", "policy_satisfies", "qemu_smoke_test", "smoke_passed", "smoke_test", "sysroot_smoke_test",
+           "unpack_wheel", "wine_smoke_test"]
 
 _LEGACY = {"manylinux1": "manylinux_2_5", "manylinux2010": "manylinux_2_12", "manylinux2014": "manylinux_2_17"}
 
@@ -112,7 +115,7 @@ def smoke_passed(result: str | None) -> bool:
     return result == "ok" or (result or "").startswith(SKIPPED)
 
 
-def _unpack(wheel: Path, dest: Path) -> None:
+def unpack_wheel(wheel: Path, dest: Path) -> None:
     """Unpack a wheel we built ourselves as an import path: no member may escape `dest`."""
     dest.mkdir(parents=True)
     with zipfile.ZipFile(wheel) as zf:
@@ -144,7 +147,7 @@ def sysroot_smoke_test(
     if site.exists():
         shutil.rmtree(site)
     try:
-        _unpack(wheel, site)
+        unpack_wheel(wheel, site)
     except (ValueError, zipfile.BadZipFile) as e:
         return f"wheel does not unpack: {e}"
     env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "LC_ALL": "C.UTF-8", "PYTHONPATH": str(site),
@@ -154,4 +157,40 @@ def sysroot_smoke_test(
     if not r.ok:
         lines = r.output.strip().splitlines()
         return f"import failed under {label}: {lines[-1] if lines else r.returncode}"
+    return "ok"
+
+
+def wine_smoke_test(wheel: Path, modules: Sequence[str], workdir: Path, *, python: WindowsPython,
+                    sandbox: Sandbox | None, log: Path, timeout: float = 600) -> str:
+    """Import each module with python.org's embeddable CPython for Windows under Wine (toolchain/windows.py),
+    in a fresh WINEPREFIX: "ok" or why not. The wheel is unpacked into a directory named in the build's own
+    copy of the interpreter's `._pth` file (the embeddable CPython ignores PYTHONPATH)."""
+    if not WINE.is_file():
+        raise ToolMissing(str(WINE), "wine64")
+    if not python.embed.is_dir():
+        return SKIPPED + f"no CPython for Windows {python.arch} to run here"
+    workdir.mkdir(parents=True, exist_ok=True)
+    for d in ("site", "python", "prefix"):
+        shutil.rmtree(workdir / d, ignore_errors=True)
+    try:
+        unpack_wheel(wheel, workdir / "site")
+    except (ValueError, zipfile.BadZipFile) as e:
+        return f"wheel does not unpack: {e}"
+    interp = workdir / "python"
+    shutil.copytree(python.embed, interp)
+    (interp / f"{python.dll_name}._pth").write_text(f"{python.dll_name}.zip\n.\n{windows_path(workdir / 'site')}\n")
+    script = workdir / "smoke_import.py"
+    script.write_text(_IMPORT)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "LC_ALL": "C.UTF-8", "WINEPREFIX": str(workdir / "prefix"),
+           "WINEDEBUG": "-all", "WINEDLLOVERRIDES": "mscoree,mshtml=", "DISPLAY": ""}
+    # Wine 8 hands a Windows program an invalid handle for a stdin that is /dev/null and for a stdout that is a
+    # regular file (the log), and CPython stops at init_sys_streams: both go through pipes (pipefail keeps
+    # python.exe's exit status)
+    argv = ["/bin/bash", "-o", "pipefail", "-c", ': | "$@" 2>&1 | cat', "wine", str(WINE), str(interp / "python.exe"),
+            windows_path(script), *modules]
+    r = run(argv, cwd=workdir, env=env, log=log, sandbox=sandbox, writable=[workdir], timeout=timeout, memory=None)
+    done = [m for m in modules if f"OK {m}" in r.output or f"SKIP {m}" in r.output]
+    if not r.ok or len(done) != len(modules):
+        lines = [ln for ln in r.output.strip().splitlines() if not ln.startswith("wine:")]
+        return f"import failed under Wine: {lines[-1] if lines else r.returncode}"
     return "ok"

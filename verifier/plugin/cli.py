@@ -25,12 +25,13 @@ from ..grading.verification import rebuild as _rebuild
 from ..grading.verification import verify as _verify
 from ..record import VerificationRecord
 from ..toolchain.pythons import HOST_PYTHON, PYTHONS
-from ..toolchain.targets import DEFAULT_TARGET, TARGETS
+from ..toolchain.targets import DEFAULT_TARGET
+from .targetopt import TargetName
 
 __all__ = ["rebuild", "summary_rows", "verify"]
 
 _target_opt = click.option(
-    "--target", "targets", multiple=True, type=click.Choice(sorted(TARGETS)), default=[DEFAULT_TARGET],
+    "--target", "targets", multiple=True, type=TargetName(), default=[DEFAULT_TARGET],
     show_default=True, help="Target to build for (repeatable).",
 )
 _workdir_opt = click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path(".cache/rebuild"),

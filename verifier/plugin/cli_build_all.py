@@ -13,13 +13,14 @@ from rich.table import Table
 
 from ..errors import VerifierError
 from ..nightly.build_all import build_all as _build_all
-from ..toolchain.targets import DEFAULT_TARGET, TARGETS
+from ..toolchain.targets import DEFAULT_TARGET
+from .targetopt import TargetName
 
 __all__ = ["build_all"]
 
 
 @click.command(name="build-all")
-@click.option("--target", "targets", multiple=True, type=click.Choice(sorted(TARGETS)), default=[DEFAULT_TARGET],
+@click.option("--target", "targets", multiple=True, type=TargetName(), default=[DEFAULT_TARGET],
               show_default=True, help="Target to build for (repeatable).")
 @click.option("--project", "projects", multiple=True, help="Only these projects (repeatable).")
 @click.option("--builds", type=int, default=2, show_default=True, help="Builds per (sdist, target).")

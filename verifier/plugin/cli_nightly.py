@@ -23,7 +23,8 @@ from ..nightly.nightly import (
 )
 from ..nightly.render import human_bytes
 from ..nightly.report import GRADES
-from ..toolchain.targets import DEFAULT_TARGET, TARGETS
+from ..toolchain.targets import DEFAULT_TARGET
+from .targetopt import TargetName
 
 __all__ = ["nightly", "report"]
 
@@ -64,7 +65,7 @@ def _select(store: Any, paths: Sequence[str], all_: bool, projects: Sequence[str
 @click.option("--project", "projects", multiple=True, help="Every sdist of PROJECT in the store (repeatable).")
 @click.option("-r", "--requirements", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Requirement lines (name==version...): the newest matching sdist of each, fetched into the store.")
-@click.option("--target", "targets", multiple=True, type=click.Choice(sorted(TARGETS)), default=[DEFAULT_TARGET],
+@click.option("--target", "targets", multiple=True, type=TargetName(), default=[DEFAULT_TARGET],
               show_default=True, help="Target to verify for (repeatable): the matrix is sdists x targets.")
 @_runs_opt
 @click.option("--run", "run_name", help="Continue (or start) the run of this name [default: the latest unfinished, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,13 +37,17 @@ class Zig:
         cache_dir: Path,
         prefix_map: dict[Path, str],
         local_cache_dir: Path | None = None,
+        compile_flags: Sequence[str] = (),
+        shared_flags: Sequence[str] = ("-shared",),
     ) -> dict[str, str]:
         """Write cc/c++/ar/ranlib/ld scripts into `bin_dir`; return the environment that selects them.
 
         The scripts exec the zig binary itself (no Python in between, so no PYTHONPATH from pip's
         isolation can reach it) with an explicit -target and -ffile-prefix-map for the build root,
         the zig install dir and the zig cache. `cache_dir` is zig's global cache (its runtime libraries),
-        `local_cache_dir` the cache of the build's own objects (default: the global one).
+        `local_cache_dir` the cache of the build's own objects (default: the global one). `compile_flags` go
+        into the cc and c++ scripts (the target's own, e.g. `-DMS_WIN64`), `shared_flags` into LDSHARED (how an
+        extension module is linked for the target: `-shared`, macOS `-bundle -undefined dynamic_lookup`).
         """
         bin_dir.mkdir(parents=True, exist_ok=True)
         maps = dict(prefix_map)
@@ -52,7 +57,7 @@ class Zig:
         for tool, sub in _TOOLS.items():
             args = [str(self.exe), sub]
             if tool in _NEEDS_TARGET:
-                args += ["-target", target.zig_triple, *flags]
+                args += ["-target", target.zig_triple, *flags, *compile_flags]
             script = bin_dir / tool
             script.write_text("#!/bin/sh\nexec " + " ".join(shlex.quote(a) for a in args) + ' "$@"\n')
             script.chmod(0o755)
@@ -60,8 +65,8 @@ class Zig:
         return {
             "CC": cc,
             "CXX": cxx,
-            "LDSHARED": f"{cc} -shared",
-            "LDCXXSHARED": f"{cxx} -shared",
+            "LDSHARED": " ".join([cc, *shared_flags]),
+            "LDCXXSHARED": " ".join([cxx, *shared_flags]),
             "AR": str(bin_dir / "ar"),
             "RANLIB": str(bin_dir / "ranlib"),
             "LD": str(bin_dir / "ld"),
