@@ -12,6 +12,7 @@ from .build.wheelhouse import keep_build_deps, wheelhouse_from_store
 from .errors import (
     BuildFailed,
     DependenciesUnavailable,
+    InvalidBinary,
     InvalidPython,
     InvalidSdist,
     InvalidTarget,
@@ -25,6 +26,8 @@ from .exec.sandbox import Bubblewrap, NoSandbox, Sandbox, Unshare
 from .grading.batch import verify_many
 from .grading.diff import compare_wheels, published_status, run_diffoscope
 from .grading.grades import BuildOutcome, Grade, grade
+from .grading.structure import StructureReport
+from .grading.structure import compare_wheels as compare_structure
 from .grading.verification import BlobStore, keep_records, rebuild, variations_for, verify
 from .nightly.nightly import (
     NightlyRun,
@@ -80,6 +83,7 @@ __all__ = [
     "Explanation",
     "Grade",
     "Input",
+    "InvalidBinary",
     "InvalidPython",
     "InvalidSdist",
     "InvalidTarget",
@@ -94,6 +98,7 @@ __all__ = [
     "Recipe",
     "Report",
     "Sandbox",
+    "StructureReport",
     "Target",
     "ToolMissing",
     "Unshare",
@@ -103,6 +108,7 @@ __all__ = [
     "ZigRebuilder",
     "build_report",
     "choose_python",
+    "compare_structure",
     "compare_wheels",
     "detect_sandbox",
     "ensure_library",

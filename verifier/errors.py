@@ -7,6 +7,7 @@ from pathlib import Path
 __all__ = [
     "BuildFailed",
     "DependenciesUnavailable",
+    "InvalidBinary",
     "InvalidPython",
     "InvalidSdist",
     "InvalidTarget",
@@ -70,6 +71,15 @@ class PinMismatch(VerifierError):
         self.path = path
         self.expected = expected
         self.actual = actual
+
+
+class InvalidBinary(VerifierError, ValueError):
+    """A file that should be an ELF, PE or Mach-O binary (or a wheel holding them) and cannot be read as one."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"invalid binary {name!r}: {why}")
+        self.name = name
+        self.why = why
 
 
 class InvalidSdist(VerifierError, ValueError):
