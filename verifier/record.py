@@ -194,6 +194,11 @@ class VerificationRecord:
     build_kind: str | None = None
     # The extension modules against the published wheel's; None (left out of the JSON) in older records.
     modules: ModuleCheck | None = None
+    # What was checked on the target itself and what only structurally (`grading/structure.py`), e.g.
+    # "imported on the target" / "structural only: …"; None (left out of the JSON) in older records.
+    target_checks: str | None = None
+    # The structural comparison with the published wheel (`StructureReport.to_dict()`); None when not run.
+    structure: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -208,7 +213,9 @@ class VerificationRecord:
             "seconds": self.seconds,
             "started": self.started,
         } | ({"build_kind": self.build_kind} if self.build_kind is not None else {}) | (
-            {"modules": asdict(self.modules)} if self.modules is not None else {})
+            {"modules": asdict(self.modules)} if self.modules is not None else {}) | (
+            {"target_checks": self.target_checks} if self.target_checks is not None else {}) | (
+            {"structure": self.structure} if self.structure is not None else {})
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=True)
@@ -231,6 +238,8 @@ class VerificationRecord:
             schema=d["schema"],
             build_kind=d.get("build_kind"),
             modules=ModuleCheck(**d["modules"]) if d.get("modules") is not None else None,
+            target_checks=d.get("target_checks"),
+            structure=d.get("structure"),
         )
 
     @classmethod

@@ -22,6 +22,7 @@ from ..build.build import (
     build_once,
     make_recipe,
 )
+from ..build.smoke import SKIPPED
 from ..build.wheel import extension_modules, parse_wheel_name
 from ..errors import DependenciesUnavailable, InvalidSdist, PythonExcluded, ToolMissing, VerifierError
 from ..exec.detect import detect_sandbox
@@ -32,6 +33,8 @@ from ..toolchain.targets import DEFAULT_TARGET, Target, get_target
 from .diff import compare_wheels, published_status, run_diffoscope
 from .grades import BuildOutcome, Grade, grade
 from .modules import compare_modules, grade_with_modules
+from .structure import Check, StructureReport
+from .structure import compare_wheels as compare_structure
 from .unbuildable import sdist_facts, unbuildable_record
 
 __all__ = ["BlobStore", "keep_records", "rebuild", "variations_for", "verify"]
@@ -286,16 +289,45 @@ def verify(
             g, reasons = _pure_grade(g, reasons, pub_wheel)
         modules = _module_check(results, pub_wheel, t, recipe)
         g, reasons = grade_with_modules(g, reasons, modules)
+        structure = _structure(first.wheel, pub_wheel, t) if not pure else None
+        if structure is not None and not structure.ok:
+            g, reasons = Grade.BROKEN, [f"{structure.summary} ({pub_wheel.name if pub_wheel else ''})", *reasons]
         records.append(VerificationRecord(
             recipe=recipe, recipe_digest=recipe.digest, grade=g.value, reasons=reasons,
             builds=[r.to_record(_blob(store, r.log)) for r in results], explanation=explanation,
             published=pub, seconds=round(time.monotonic() - t0, 3), started=started, build_kind=kind.label,
-            modules=modules,
+            modules=modules, target_checks=_target_checks(first, t, structure, pure),
+            structure=structure.to_dict() if structure is not None else None,
         ))
         say(f"{path.name} [{t.name}]: {g.value}")
         if pure:
             pure_first = records[-1]
     return records
+
+
+def _structure(rebuilt: Path | None, published: Path | None, target: Target) -> StructureReport | None:
+    """The rebuilt wheel's binaries against the published wheel's (`structure.py`), for macOS and Windows
+    targets, where auditwheel has nothing to say and, but for Windows x86_64, nothing runs here."""
+    if target.os == "linux" or rebuilt is None or published is None:
+        return None
+    try:
+        return compare_structure(rebuilt, published)
+    except VerifierError as e:  # a published file LIEF cannot read: say so, grade on the rest
+        return StructureReport(rebuilt.name, published.name, (Check("*", "readable", False, str(e)),))
+
+
+def _target_checks(first: BuildResult, target: Target, structure: StructureReport | None, pure: bool) -> str:
+    """One line: what ran on the target (the smoke import) and what was checked only structurally."""
+    if pure:
+        return "pure wheel: imported with the build's CPython; nothing target-specific to check"
+    smoke = first.smoke or "not run"
+    on_target = ("imported on the target" + (" (under Wine)" if target.os == "windows" else "")
+                 if smoke == "ok" else f"not run on the target ({smoke.removeprefix(SKIPPED)})")
+    if target.os == "linux":
+        return f"{on_target}; auditwheel: {first.auditwheel_policy or 'not run'}"
+    if structure is None:
+        return f"{on_target}; structure: no published wheel to compare with"
+    return f"{on_target}; structure against {structure.published}: {structure.summary}"
 
 
 def _pure_grade(g: Grade, reasons: list[str], published: Path | None) -> tuple[Grade, list[str]]:
