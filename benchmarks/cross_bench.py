@@ -7,7 +7,8 @@ Debian arm64's python3.11, setuptools and gcc-12 (cc1, as, collect2, ld) all emu
 
 Each (target, Python) is built once to warm the zig cache (and fetch its Debian sysroot into
 .cache/sysroots), then timed: one build (fresh venv + offline build deps + zig cc + retag + auditwheel),
-then separately its smoke import (under qemu-user for foreign architectures). Build dependencies come
+then separately its smoke import (under qemu-user for foreign architectures, under Wine for Windows x86_64; macOS and Windows arm64 have no
+runtime here). Build dependencies come
 offline from .cache/wheelhouse for every build, gcc's included.
 
 The emulated build has no binfmt_misc here (none is registered, and registering one needs the host's
@@ -35,10 +36,11 @@ sys.path.insert(0, str(REPO))
 from benchmarks.rebuild_bench import gcc_wheel
 from tests.verifier.pypi import fetch_sdist
 from verifier import TARGETS, VARIATIONS, BuildSetup, detect_sandbox, get_python, get_target, make_recipe
-from verifier.build.build import _smoke, _sysroot_for, build_once
+from verifier.build.build import _foreign, _foreign_smoke, _smoke, _sysroot_for, build_once
 from verifier.build.sdist import extract_sdist
 from verifier.exec.command import run
 from verifier.toolchain.sysroot import ensure_sysroot, find_qemu
+from verifier.toolchain.zig import find_zig
 
 CACHE = REPO / ".cache"
 
@@ -86,8 +88,10 @@ def emulated_build(sdist: Path, work: Path, wheelhouse: Path, sysroots: Path) ->
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("package", nargs="?", default="markupsafe==2.1.5")
-    ap.add_argument("--targets", nargs="*", default=[t for t, v in TARGETS.items() if get_python("3.11").has_arch(v.debian_arch)],
-                    help="targets built for CPython 3.11 (default: every one Debian 12 has a Python for)")
+    ap.add_argument("--targets", nargs="*", default=[t for t, v in TARGETS.items()
+                                                      if v.os != "linux" or get_python("3.11").has_arch(v.debian_arch)],
+                    help="targets built for CPython 3.11 (default: every Linux one Debian 12 has a Python for, "
+                         "and macOS and Windows)")
     ap.add_argument("--python313-targets", nargs="*",
                     default=["x86_64-linux-gnu.2.17", "aarch64-linux-gnu.2.17", "riscv64-linux-gnu.2.31"],
                     help="targets built for CPython 3.13 (Debian trixie)")
@@ -118,8 +122,12 @@ def main(argv: list[str] | None = None) -> int:
             smoke, smoke_s = None, 0.0
             if b.ok and b.wheel is not None:
                 t0 = time.monotonic()
-                smoke = _smoke(b.wheel, b.ext_modules, t, tdir / "smoke", sandbox, tdir / "smoke.log",
-                               _sysroot_for(t, sysroots, py), py)
+                foreign = _foreign(t, py, sysroots, find_zig())
+                if foreign is not None:  # Windows x86_64 under Wine; macOS and Windows arm64: no runtime here
+                    smoke = _foreign_smoke(b.wheel, b.ext_modules, t, tdir / "smoke", sandbox, tdir / "smoke.log", foreign)
+                else:
+                    smoke = _smoke(b.wheel, b.ext_modules, t, tdir / "smoke", sandbox, tdir / "smoke.log",
+                                   _sysroot_for(t, sysroots, py), py)
                 smoke_s = time.monotonic() - t0
             total[pyv] += b.seconds
             rows.append({"target": tname, "python": pyv, "ok": b.ok, "build_s": round(b.seconds, 2), "smoke": smoke,
