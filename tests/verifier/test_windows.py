@@ -59,7 +59,7 @@ def _pyd(tmp: Path, win64, lib: str, libdir: Path | None = None) -> Path:
     out = tmp / "spam.cp311-win_amd64.pyd"
     subprocess.run([str(find_zig().exe), "cc", "-target", "x86_64-windows-gnu", "-O2", "-shared", "-s", "-DMS_WIN64",
                     f"-I{win64.include}", "spam.c", f"-L{libdir or win64.libs}", f"-l{lib}",
-                    "-Wl,--out-implib,/dev/null", "-o", out.name],
+                    f"-Wl,--out-implib,{tmp / 'discarded.lib'}", "-o", out.name],
                    cwd=tmp, check=True, capture_output=True)
     return out
 

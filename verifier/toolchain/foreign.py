@@ -9,8 +9,9 @@ module is linked, and the sysconfig values a build asks about the target's Pytho
 - Windows (`*-windows-gnu`, UCRT): compile with `-DMS_WIN64` on 64-bit targets (PC/pyconfig.h defines it
   only for Microsoft C); link with `-shared -L<libs> -lpython3XX` — on Windows setuptools adds the Python
   library itself (`build_ext.get_libraries`, only when `sys.platform == "win32"`), here the host is Linux;
-  `-s -Wl,--out-implib,/dev/null`: no `.pdb` and no import library beside the module (they would land in
-  the wheel).
+  `-s` and `-Wl,--out-implib,<build root>/tmp/…` (added by the build, `discard_implib`): no `.pdb` and no import
+  library beside the module (they would land in the wheel). Never `/dev/null`: the linker replaces the file
+  it is given, and outside a sandbox with its own /dev that turns the host's /dev/null into a regular file.
   A limited-API (abi3) module would have to link `python3.lib` instead: not handled, such builds link
   `python3XX.dll` and their structural check shows it.
 - macOS: link with `-bundle -undefined dynamic_lookup`, as CPython's own LDSHARED on macOS does: the
@@ -26,11 +27,17 @@ from ..errors import VerifierError
 from .targets import Target
 from .zig import Zig
 
-__all__ = ["ForeignPython", "foreign_python"]
+__all__ = ["ForeignPython", "discard_implib", "foreign_python"]
 
 # zig's COFF link writes X.pdb (with -g) and the import library X.lib beside X.pyd, and setuptools copies both
-# into the wheel; python.org's wheels carry neither. Debug info is stripped, the import library discarded.
-_NO_SIDE_FILES = ("-s", "-Wl,--out-implib,/dev/null")
+# into the wheel; python.org's wheels carry neither. Debug info is stripped, the import library goes to a
+# scratch file of the build (`discard_implib`).
+_NO_SIDE_FILES = ("-s",)
+
+
+def discard_implib(scratch: Path) -> str:
+    """The link flag that sends a Windows link's import library to a file in `scratch` (the build's tmp)."""
+    return f"-Wl,--out-implib,{scratch / 'discarded-import-library.lib'}"
 
 
 @dataclass(frozen=True)
