@@ -183,10 +183,9 @@ def wine_smoke_test(wheel: Path, modules: Sequence[str], workdir: Path, *, pytho
     script.write_text(_IMPORT)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "LC_ALL": "C.UTF-8", "WINEPREFIX": str(workdir / "prefix"),
            "WINEDEBUG": "-all", "WINEDLLOVERRIDES": "mscoree,mshtml=", "DISPLAY": ""}
-    # Wine 8 hands a Windows program an invalid handle for a stdin that is /dev/null and for a stdout that is a
-    # regular file (the log), and CPython stops at init_sys_streams: both go through pipes (pipefail keeps
-    # python.exe's exit status)
-    argv = ["/bin/bash", "-o", "pipefail", "-c", ': | "$@" 2>&1 | cat', "wine", str(WINE), str(interp / "python.exe"),
+    # Wine 8 hands a Windows program an invalid handle for a stdout that is a regular file (the log), and
+    # CPython stops at init_sys_streams: the output goes through a pipe (pipefail keeps python.exe's status)
+    argv = ["/bin/bash", "-o", "pipefail", "-c", '"$@" 2>&1 | cat', "wine", str(WINE), str(interp / "python.exe"),
             windows_path(script), *modules]
     r = run(argv, cwd=workdir, env=env, log=log, sandbox=sandbox, writable=[workdir], timeout=timeout, memory=None)
     done = [m for m in modules if f"OK {m}" in r.output or f"SKIP {m}" in r.output]
