@@ -1,12 +1,13 @@
 """Rebuild coverage of the verifier on the projects that hold PyPI's platform-wheel bytes.
 
     python benchmarks/coverage_bench.py [--target T]... [--project P]... [--limit N] [--timeout S]
-                                        [--refresh-list] [--fresh] [--no-anchor]
+                                        [--refresh-list] [--fresh] [--no-anchor] [--report-only]
 
 The projects: those among the 300 most-downloaded (benchmarks/data/top-pypi-300.json, how it was derived is
-in the file) that publish platform wheels, with their Linux platform-wheel bytes over all releases, read
-from PyPI's PEP 691/700 pages (benchmarks/data/coverage-projects.json; `--refresh-list` reads the pages
-again). For each project the latest release's sdist is pulled into a local store with `casstore pull`, and
+in the file) that publish platform wheels, with their platform-wheel bytes over all releases by OS (Linux,
+macOS, Windows, other) and architecture, read from PyPI's PEP 691/700 pages
+(benchmarks/data/coverage-projects.json; `--refresh-list` reads the pages again; project_row says what
+each key holds — `other_platform_bytes` means "neither Linux, macOS nor Windows" since 2026-12-08). For each project the latest release's sdist is pulled into a local store with `casstore pull`, and
 verified (two builds under the default variations, sandboxed) for each target; the anchor is a native gcc
 `pip wheel` of the same sdist with the same pinned build dependencies (x86_64 only: it is this host).
 
@@ -14,7 +15,13 @@ Per project and target: build kind, grade, cause, verification time and its rati
 headline: the share of those projects' Linux platform-wheel bytes whose latest release has a reproducible
 recipe — (a) by project (a project counts when its latest release is reproducible for every target run),
 (b) by architecture (the bytes of x86_64 glibc wheels count when x86_64 is reproducible, aarch64 likewise;
-wheels of architectures or libcs not run here never count).
+wheels of architectures or libcs not run here never count); and (c) `share_of_platform_bytes_by_arch`, over
+ALL platform-wheel bytes of the run projects (Linux + macOS + Windows + other), the bytes covered by any
+target with a reproducible result (COVERS: x86_64-linux-gnu.2.17 -> Linux x86_64, aarch64-linux-gnu.2.17
+-> Linux aarch64, x86_64-macos -> macOS x86_64, aarch64-macos -> macOS arm64, x86_64-windows -> win_amd64,
+aarch64-windows -> win_arm64; a universal2 wheel only when both macOS targets are reproducible; win32 and
+other never), with a per-OS breakdown (`by_os`). `--target x86_64-macos` etc. run those targets.
+`--report-only` prints the table and headline from the kept results without building.
 
 Results are kept per (sdist, target) in benchmarks/results/coverage.json as they come in, so an interrupted
 run resumes where it stopped (`--fresh` starts over); the table is printed and written as Markdown, and the
@@ -52,36 +59,106 @@ PROJECTS = REPO / "benchmarks" / "data" / "coverage-projects.json"
 RESULTS = REPO / "benchmarks" / "results" / "coverage.json"
 PLOT = REPO / "docs" / "images" / "coverage.png"
 TARGETS = ("x86_64-linux-gnu.2.17", "aarch64-linux-gnu.2.17")
-ARCH_OF_TARGET = {"x86_64-linux-gnu.2.17": "x86_64", "aarch64-linux-gnu.2.17": "aarch64"}
+# target -> (os, arch): the bytes a reproducible result for the target covers, the key into the project row's
+# linux_bytes_by_arch / macos_bytes_by_arch / windows_bytes_by_arch. A macOS name with a minimum version
+# (`aarch64-macos.11.0`) covers what its base name does (covers()). universal2 macOS wheels (both arches in
+# one file) are covered by no single target: only when BOTH x86_64-macos and aarch64-macos are reproducible
+# (UNIVERSAL2). win32 (32-bit x86 Windows) is not built, so never covered.
+COVERS: dict[str, tuple[str, str]] = {
+    "x86_64-linux-gnu.2.17": ("linux", "x86_64"),
+    "aarch64-linux-gnu.2.17": ("linux", "aarch64"),
+    "x86_64-linux-musl": ("linux", "musl_x86_64"),
+    "aarch64-linux-musl": ("linux", "musl_aarch64"),
+    "x86_64-macos": ("macos", "x86_64"),
+    "aarch64-macos": ("macos", "arm64"),
+    "x86_64-windows": ("windows", "amd64"),
+    "aarch64-windows": ("windows", "arm64"),
+}
+UNIVERSAL2 = (("macos", "x86_64"), ("macos", "arm64"))
+OSES = ("linux", "macos", "windows")
+# kept for callers of the Linux-only version: the arch of each target in its own wheel-tag spelling
+ARCH_OF_TARGET = {t: arch for t, (_, arch) in COVERS.items()}
+
+
+def covers(target: str) -> tuple[str, str] | None:
+    """(os, arch) whose platform-wheel bytes a reproducible `target` covers; None for a target not mapped."""
+    if target in COVERS:
+        return COVERS[target]
+    base, _, _ = target.partition(".")
+    return COVERS.get(base) if base.endswith("-macos") else None
+
+
+def _os_bytes(p: dict[str, Any], os_: str) -> dict[str, int]:
+    """A project row's bytes by arch for one OS (rows read before macOS/Windows were counted have none)."""
+    return p.get(f"{os_}_bytes_by_arch") or {}
+
+
+def platform_bytes(p: dict[str, Any]) -> int:
+    """All platform-wheel bytes of a project row (an old row: Linux + other, which then held the rest)."""
+    return p.get("platform_bytes", p["linux_bytes"] + p.get("other_platform_bytes", 0))
+
+
+def covered_bytes(p: dict[str, Any], reproducible: set[tuple[str, str]]) -> dict[str, int]:
+    """Per OS, the bytes of `p` covered by reproducible (os, arch) pairs; universal2 only with both macOS."""
+    out = {os_: sum(_os_bytes(p, os_).get(arch, 0) for o, arch in reproducible if o == os_) for os_ in OSES}
+    if all(c in reproducible for c in UNIVERSAL2):
+        out["macos"] += _os_bytes(p, "macos").get("universal2", 0)
+    return out
 
 
 # ---- the project list ------------------------------------------------------------------------------------
 
 
 _LINUX = re.compile(r"^(?P<os>manylinux_\d+_\d+|musllinux_\d+_\d+|manylinux\d*|linux)_(?P<arch>.+)$")
+_MACOS = re.compile(r"^macosx_\d+_\d+_(?P<arch>.+)$")
+_WINDOWS = re.compile(r"^win(?:_(?P<arch>.+)|32)$")
+
+
+def _platform_class(plat: str) -> tuple[str, str] | None:
+    """(os, arch) of one platform tag, None when it is none of Linux, macOS, Windows. macOS arches as in the
+    tag (x86_64, arm64, universal2, intel, fat64, ...), Windows 'amd64', 'arm64' and 'win32' (32-bit x86)."""
+    if m := _LINUX.match(plat):
+        return ("musllinux" if m["os"].startswith("musl") else "linux"), m["arch"]
+    if m := _MACOS.match(plat):
+        return "macos", m["arch"]
+    if m := _WINDOWS.match(plat):
+        return "windows", m["arch"] or "win32"
+    return None
 
 
 def _wheel_class(filename: str) -> tuple[str, str] | None:
     """(os, arch) of a platform wheel: ('linux', 'x86_64') for manylinux and linux tags, ('musllinux',
-    'aarch64'), ('other', tag) for macOS, Windows and the rest; None for a pure wheel or a bad name."""
+    'aarch64'), ('macos', 'arm64'), ('windows', 'amd64'), ('other', tag) for the rest; None for a pure
+    wheel or a bad name.
+
+    A wheel with several platform tags (`manylinux_2_17_x86_64.manylinux2014_x86_64`, or
+    `macosx_10_9_x86_64.macosx_11_0_arm64`) is one file: it counts once, under the first tag in the
+    filename's order that is Linux, macOS or Windows (so that last example counts as macOS x86_64 only)."""
     try:
-        _, _, _, tags = parse_wheel_filename(filename)
+        parse_wheel_filename(filename)  # validates; its tags are a frozenset, without the filename's order
     except ValueError:
         return None
-    plat = next(iter(tags)).platform
-    if plat == "any":
+    plats = filename[: -len(".whl")].split("-")[-1].split(".")
+    if "any" in plats:
         return None
-    m = _LINUX.match(plat)
-    if m is None:
-        return "other", plat
-    return ("musllinux" if m["os"].startswith("musl") else "linux"), m["arch"]
+    for plat in plats:
+        if cls := _platform_class(plat):
+            return cls
+    return "other", plats[0]
 
 
 def project_row(name: str, files: list[pypi.RemoteFile]) -> dict[str, Any] | None:
-    """What the benchmark needs of one project's page: Linux platform-wheel bytes by architecture (all
-    releases; manylinux and linux tags under the arch, musllinux under musl_<arch>), bytes of other platform wheels, and the latest release that has an sdist (not yanked, not a
-    pre-release). None when the project has no platform wheel."""
-    linux: collections.Counter[str] = collections.Counter()
+    """What the benchmark needs of one project's page, all releases: Linux platform-wheel bytes by
+    architecture (manylinux and linux tags under the arch, musllinux under musl_<arch>; `linux_bytes` is
+    their sum), macOS platform-wheel bytes by the tag's arch (`x86_64`, `arm64`, `universal2`, `intel`, ...),
+    Windows ones (`amd64`, `arm64`, `win32`), `platform_bytes` (every platform wheel: Linux + macOS + Windows
+    + other) and the latest release that has an sdist (not yanked, not a pre-release). None when the project
+    has no platform wheel.
+
+    `other_platform_bytes` is the bytes of platform wheels that are neither Linux, macOS nor Windows. Before
+    2026-12-08 (when macOS and Windows were added) it meant every non-Linux platform wheel, macOS and
+    Windows included: lists read earlier have a larger `other_platform_bytes` and no macOS/Windows keys."""
+    by_os: dict[str, collections.Counter[str]] = {o: collections.Counter() for o in ("linux", "macos", "windows")}
     other = 0
     for f in files:
         if f.kind != "wheel":
@@ -89,19 +166,26 @@ def project_row(name: str, files: list[pypi.RemoteFile]) -> dict[str, Any] | Non
         cls = _wheel_class(f.filename)
         if cls is None:
             continue
-        if cls[0] in ("linux", "musllinux"):
-            linux[cls[1] if cls[0] == "linux" else f"musl_{cls[1]}"] += f.size or 0
-        else:
+        os_, arch = cls
+        if os_ == "musllinux":
+            os_, arch = "linux", f"musl_{arch}"
+        if os_ == "other":
             other += f.size or 0
-    if not linux and not other:
+        else:
+            by_os[os_][arch] += f.size or 0
+    platform_bytes = sum(sum(c.values()) for c in by_os.values()) + other
+    if not platform_bytes and not any(by_os.values()):
         return None
     sdists = [f for f in files if f.kind == "sdist" and not f.yanked and not f.version.is_prerelease]
     latest = max(sdists, key=lambda f: f.version, default=None)
     return {
         "project": canonicalize_name(name),
-        "linux_bytes": sum(linux.values()),
-        "linux_bytes_by_arch": dict(sorted(linux.items())),
+        "linux_bytes": sum(by_os["linux"].values()),
+        "linux_bytes_by_arch": dict(sorted(by_os["linux"].items())),
+        "macos_bytes_by_arch": dict(sorted(by_os["macos"].items())),
+        "windows_bytes_by_arch": dict(sorted(by_os["windows"].items())),
         "other_platform_bytes": other,
+        "platform_bytes": platform_bytes,
         "latest_sdist": latest.filename if latest else None,
         "latest_version": str(latest.version) if latest else None,
     }
@@ -128,7 +212,9 @@ def refresh_list() -> dict[str, Any]:
     rows.sort(key=lambda r: -r["linux_bytes"])
     data = {
         "derived": f"{TOP.name}'s projects that publish platform wheels; bytes from PyPI's PEP 691/700 pages "
-                   "(every release, every file's size); latest = newest non-yanked final release with an sdist",
+                   "(every release, every file's size), by OS (Linux, macOS, Windows, other) and arch of the first "
+                   "Linux/macOS/Windows platform tag in each wheel's name; latest = newest non-yanked final "
+                   f"release with an sdist; read {datetime.datetime.now(datetime.UTC).date().isoformat()}",
         "read": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": "python benchmarks/coverage_bench.py --refresh-list",
         "errors": errors,
@@ -169,14 +255,29 @@ def _page(project: str) -> tuple[pypi.RemoteFile, ...]:
     return tuple(pypi.list_files(project))
 
 
+def _tag_fits(plat: str, target: str) -> bool:
+    """Whether a published wheel's platform tag is one `target` builds (glibc manylinux, musllinux, a thin
+    macOS arch, win_amd64/win_arm64; never universal2 or win32)."""
+    cov = covers(target)
+    if cov is None:
+        return False
+    os_, arch = cov
+    if os_ == "linux":
+        if arch.startswith("musl_"):
+            return plat.startswith("musllinux") and plat.endswith("_" + arch[len("musl_"):])
+        return plat.startswith("manylinux") and plat.endswith("_" + arch)
+    cls = _platform_class(plat)
+    return cls == (os_, arch)
+
+
 def published_wheel(row: dict[str, Any], target: str, dest: Path, tag: str = "cp311") -> Path | None:
-    """The wheel PyPI published for this release, this target's architecture (glibc) and `tag` (or abi3)."""
-    arch = ARCH_OF_TARGET[target]
+    """The wheel PyPI published for this release, this target's OS and architecture (glibc on Linux) and
+    `tag` (or abi3)."""
     files = pypi.select(_page(row["project"]), f"{row['project']}=={row['latest_version']}", kinds=("wheel",))
     best = None
     for f in files:
         _, _, _, tags = parse_wheel_filename(f.filename)
-        if any(t.platform.startswith("manylinux") and t.platform.endswith("_" + arch)
+        if any(_tag_fits(t.platform, target)
                and (t.interpreter == tag or (t.abi == "abi3" and t.interpreter.startswith("cp3")))
                for t in tags):
             best = f
@@ -230,15 +331,41 @@ def run_one(row: dict[str, Any], target: str, *, timeout: float, anchor: bool) -
 
 
 def headline(projects: list[dict[str, Any]], results: list[dict[str, Any]], targets: tuple[str, ...]) -> dict[str, Any]:
+    """The Linux shares as before (over `targets`), and `share_of_platform_bytes_by_arch`: over the run
+    projects (those with a result for every one of `targets`), the bytes covered by a reproducible result of
+    ANY target in `results` (not only `targets`: whichever have results; a target without a result for a
+    project is not reproducible), over all their platform-wheel bytes — Linux, macOS, Windows and other
+    (other never counts, nor do win32 and macOS arches no target builds; universal2 only when both macOS
+    targets are reproducible). `by_os` gives each OS's bytes, reproducible bytes and share of the platform
+    bytes."""
     by = {(r["project"], r["target"]): r for r in results}
     run = [p for p in projects if all((p["project"], t) in by for t in targets)]
     total = sum(p["linux_bytes"] for p in run)
     repro_project = sum(p["linux_bytes"] for p in run if all(by[p["project"], t]["grade"] == "reproducible"
                                                                for t in targets))
-    repro_arch = sum(p["linux_bytes_by_arch"].get(ARCH_OF_TARGET[t], 0) for p in run for t in targets
+    linux_targets = [(t, c[1]) for t in targets if (c := covers(t)) and c[0] == "linux"]
+    repro_arch = sum(p["linux_bytes_by_arch"].get(arch, 0) for p in run for t, arch in linux_targets
                      if by[p["project"], t]["grade"] == "reproducible")
     all_total = sum(p["linux_bytes"] for p in projects)
     grades = collections.Counter(by[p["project"], t]["grade"] for p in run for t in targets)
+
+    names = {p["project"] for p in run}
+    reproducible: dict[str, set[tuple[str, str]]] = collections.defaultdict(set)
+    with_results: set[str] = set()
+    for r in results:
+        if r["project"] in names:
+            with_results.add(r["target"])
+            if r["grade"] == "reproducible" and (c := covers(r["target"])):
+                reproducible[r["project"]].add(c)
+    plat_total = sum(platform_bytes(p) for p in run)
+    by_os: dict[str, dict[str, Any]] = {}
+    for os_ in (*OSES, "other"):
+        b = sum(p.get("other_platform_bytes", 0) if os_ == "other" else sum(_os_bytes(p, os_).values())
+                for p in run)
+        rb = 0 if os_ == "other" else sum(covered_bytes(p, reproducible[p["project"]])[os_] for p in run)
+        by_os[os_] = {"bytes": b, "reproducible_bytes": rb,
+                      "share_of_platform_bytes": b / plat_total if plat_total else 0.0}
+    repro_plat = sum(o["reproducible_bytes"] for o in by_os.values())
     return {
         "projects_run": len(run), "projects_listed": len(projects),
         "linux_bytes_run": total, "linux_bytes_listed": all_total,
@@ -246,27 +373,38 @@ def headline(projects: list[dict[str, Any]], results: list[dict[str, Any]], targ
         "share_by_arch": repro_arch / total if total else 0.0,
         "share_of_listed_by_project": repro_project / all_total if all_total else 0.0,
         "grades": dict(grades),
+        "platform_bytes_run": plat_total,
+        "platform_bytes_listed": sum(platform_bytes(p) for p in projects),
+        "targets_with_results": sorted(with_results),
+        "share_of_platform_bytes_by_arch": repro_plat / plat_total if plat_total else 0.0,
+        "by_os": by_os,
     }
 
 
 def table(projects: list[dict[str, Any]], results: list[dict[str, Any]], targets: tuple[str, ...]) -> str:
     by = {(r["project"], r["target"]): r for r in results}
-    lines = ["| project | Linux GB | kind | " + " | ".join(f"{t} grade" for t in targets)
-             + " | verify s (x86_64) | ÷ gcc | cause |", "|---|---|---|" + "---|" * len(targets) + "---|---|---|"]
+    lines = ["| project | platform GB | Linux GB | macOS GB | Windows GB | kind | "
+             + " | ".join(f"{t} grade" for t in targets)
+             + f" | verify s ({targets[0]}) | ÷ gcc | cause |",
+             "|---|---|---|---|---|---|" + "---|" * len(targets) + "---|---|---|"]
     for p in projects:
         rs = [by.get((p["project"], t)) for t in targets]
         if not any(rs):
             continue
         first = next(r for r in rs if r)
-        x86 = by.get((p["project"], targets[0])) or {}
+        head = by.get((p["project"], targets[0])) or {}
         causes = "; ".join(sorted({(r.get("cause") or "")[:160] for r in rs if r and r.get("cause")}))
-        lines.append(f"| {p['project']} {p['latest_version']} | {p['linux_bytes'] / 1e9:.1f} | "
+        gb = " | ".join(f"{sum(_os_bytes(p, o).values()) / 1e9:.1f}" for o in OSES)
+        lines.append(f"| {p['project']} {p['latest_version']} | {platform_bytes(p) / 1e9:.1f} | {gb} | "
                      f"{first.get('build_kind') or ''} | " + " | ".join(r["grade"] if r else "–" for r in rs)
-                     + f" | {x86.get('verify_s', '')} | {x86.get('zig_over_gcc', '')} | {causes.replace('|', '/')} |")
+                     + f" | {head.get('verify_s', '')} | {head.get('zig_over_gcc', '')} | {causes.replace('|', '/')} |")
     return "\n".join(lines)
 
 
 def plot(projects: list[dict[str, Any]], results: list[dict[str, Any]], targets: tuple[str, ...], path: Path) -> None:
+    """One bar per project over all its platform-wheel bytes: a segment per target (the bytes it covers,
+    coloured by grade), universal2 when both macOS targets were run (green when both are reproducible, else
+    light grey-blue), then the rest in grey."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -275,18 +413,26 @@ def plot(projects: list[dict[str, Any]], results: list[dict[str, Any]], targets:
     colors = {"reproducible": "#2a9d3f", "repeatable": "#e9c46a", "broken": "#d62828", "inconclusive": "#8d99ae"}
     by = {(r["project"], r["target"]): r for r in results}
     run = [p for p in projects if all((p["project"], t) in by for t in targets)][:40]
+    macos = {c[1]: t for t in targets if (c := covers(t)) and c[0] == "macos"}
     fig, ax = plt.subplots(figsize=(11, 0.28 * len(run) + 1.6))
     for i, p in enumerate(run):
         left = 0.0
         for t in targets:
-            b = p["linux_bytes_by_arch"].get(ARCH_OF_TARGET[t], 0) / 1e9
+            c = covers(t)
+            b = _os_bytes(p, c[0]).get(c[1], 0) / 1e9 if c else 0.0
             ax.barh(i, b, left=left, color=colors.get(by[p["project"], t]["grade"], "#000"), edgecolor="white")
             left += b
-        rest = p["linux_bytes"] / 1e9 - left
+        if {"x86_64", "arm64"} <= macos.keys():
+            b = _os_bytes(p, "macos").get("universal2", 0) / 1e9
+            both = all(by[p["project"], macos[a]]["grade"] == "reproducible" for a in ("x86_64", "arm64"))
+            ax.barh(i, b, left=left, color=colors["reproducible"] if both else "#b8c0cc", edgecolor="white")
+            left += b
+        rest = platform_bytes(p) / 1e9 - left
         ax.barh(i, rest, left=left, color="#e0e0e0", edgecolor="white")
     ax.set_yticks(range(len(run)), [p["project"] for p in run], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("Linux platform-wheel bytes on PyPI, all releases (GB): x86_64 | aarch64 | other arches (grey)")
+    ax.set_xlabel("platform-wheel bytes on PyPI, all releases (GB): " + " | ".join(targets)
+                  + (" | universal2" if {"x86_64", "arm64"} <= macos.keys() else "") + " | the rest (grey)")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
     ax.legend(handles, list(colors), loc="lower right", fontsize=8)
     ax.set_title("Latest release rebuilt with zig: grade per target (coverage_bench.py)")
