@@ -70,15 +70,16 @@ def foreign_python(target: Target, version: str, cache: Path, zig: Zig) -> Forei
             win,
         )
     if target.os == "macos":
-        from .macos import MACOS_LDSHARED_FLAGS, MACOS_PYTHON_SOURCE, ensure_macos_headers
+        from .macos import MACOS_LDSHARED_FLAGS, MACOS_PYTHON_TARBALL, default_macos_min, ensure_macos_headers
 
         if version != "3.11":
             raise VerifierError(f"no CPython {version} headers for macOS here (only 3.11 is configured)")
-        mac = ensure_macos_headers(target.arch, cache, zig)
+        minimum = None if target.min_os == default_macos_min(target.arch, zig) else target.min_os
+        mac = ensure_macos_headers(target.arch, cache, zig, macos_min=minimum)
         variables = {k: v for k, v in mac.vars.items() if k.startswith(("SIZEOF_", "ALIGNOF_"))}
         variables.update({"MACHDEP": "darwin", "EXT_SUFFIX": target.ext_suffix(nodot), "SOABI": f"cpython-{nodot}-darwin",
                           "SHLIB_SUFFIX": ".so", "Py_ENABLE_SHARED": 0,
                           "MACOSX_DEPLOYMENT_TARGET": target.min_os})
         return ForeignPython(mac.include, (), tuple(MACOS_LDSHARED_FLAGS),
-                             f"debian:{MACOS_PYTHON_SOURCE[1]}:configure --host={target.gnu_type}", variables)
+                             f"debian:{MACOS_PYTHON_TARBALL}:configure --host={target.gnu_type}", variables)
     raise VerifierError(f"{target.name} is a Linux target: it has a Debian sysroot, not a foreign Python")
