@@ -26,6 +26,8 @@ from verifier.grading.structure import (
     extension_members,
     tag_arches,
 )
+from verifier.toolchain import zigcache
+from verifier.toolchain.targets import get_target
 from verifier.toolchain.zig import find_zig
 
 from .conftest import CACHE
@@ -239,6 +241,13 @@ static char def[64];
 """
 
 
+def runtime_copy(zig_cache: Path, tmp_path: Path, target: str) -> Path:
+    """A private copy of the verifier's warmed zig cache for `target` (made once, shared with the build tests:
+    the mingw-w64 C runtime alone takes a minute or two to compile)."""
+    trusted = zigcache.trusted_cache(find_zig(), get_target(target), zig_cache, ("c",), tmp_path / "warm.log")
+    return zigcache.private_cache(trusted, tmp_path / "zig-global")
+
+
 def zig(tmp_path: Path, zig_cache: Path, *args: str) -> None:
     env = {**os.environ, "ZIG_GLOBAL_CACHE_DIR": str(zig_cache), "ZIG_LOCAL_CACHE_DIR": str(tmp_path / "zc")}
     subprocess.run([str(find_zig().exe), *args], check=True, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL)
@@ -249,6 +258,7 @@ def test_zig_macos_extensions(tmp_path: Path, zig_cache: Path) -> None:
     """zig cc has no -bundle (it crashes, leaving a zero-filled file); `-shared -undefined dynamic_lookup`
     links an MH_DYLIB, ad-hoc signed on arm64, without MH_NOUNDEFS, with minos 15.0 unless the target names
     a version. With `aarch64-macos.11.0` it meets the published universal2 wheel's arm64 slice."""
+    zig_cache = runtime_copy(zig_cache, tmp_path, "aarch64-macos")
     (tmp_path / "m.c").write_text(INIT_C.format(decl="extern", export=""))
     for target, out in [("aarch64-macos.11.0", "a11.so"), ("aarch64-macos", "a.so")]:
         zig(tmp_path, zig_cache, "cc", "-target", target, "-shared", "-undefined", "dynamic_lookup", "-O2",
@@ -276,6 +286,7 @@ def test_zig_macos_extensions(tmp_path: Path, zig_cache: Path) -> None:
 def test_zig_windows_extensions_ucrt_passes_msvcrt_fails(tmp_path: Path, zig_cache: Path) -> None:
     """zig's x86_64-windows-gnu links mingw-w64 against the UCRT; `-lmsvcrt` is not found, so the msvcrt
     build links a hand-made msvcrt.dll import library (zig dlltool) without zig's C runtime."""
+    zig_cache = runtime_copy(zig_cache, tmp_path, "x86_64-windows")
     (tmp_path / "python311.def").write_text("LIBRARY python311.dll\nEXPORTS\nPyModule_Create2\n")
     (tmp_path / "msvcrt.def").write_text("LIBRARY msvcrt.dll\nEXPORTS\nputs\n")
     for name in ("python311", "msvcrt"):

@@ -16,6 +16,8 @@ from verifier import BuildSetup, verify
 from verifier.build.smoke import smoke_passed, wine_smoke_test
 from verifier.grading.structure import describe
 from verifier.plugin import cli as vcli
+from verifier.toolchain import zigcache
+from verifier.toolchain.targets import get_target
 from verifier.toolchain.windows import WINE, ensure_windows_python, export_list, write_def
 from verifier.toolchain.zig import find_zig
 
@@ -57,10 +59,13 @@ def _pyd(tmp: Path, win64, lib: str, libdir: Path | None = None) -> Path:
     """spam.pyd compiled against the Windows headers and linked with the import library `libdir/lib.lib`."""
     (tmp / "spam.c").write_text(SPAM)
     out = tmp / "spam.cp311-win_amd64.pyd"
+    trusted = zigcache.trusted_cache(find_zig(), get_target("x86_64-windows"), CACHE / "zig", ("c",), tmp / "warm.log")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "ZIG_LOCAL_CACHE_DIR": str(tmp / "zig-local"),
+           "ZIG_GLOBAL_CACHE_DIR": str(zigcache.private_cache(trusted, tmp / "zig-global"))}
     subprocess.run([str(find_zig().exe), "cc", "-target", "x86_64-windows-gnu", "-O2", "-shared", "-s", "-DMS_WIN64",
                     f"-I{win64.include}", "spam.c", f"-L{libdir or win64.libs}", f"-l{lib}",
                     f"-Wl,--out-implib,{tmp / 'discarded.lib'}", "-o", out.name],
-                   cwd=tmp, check=True, capture_output=True)
+                   cwd=tmp, env=env, check=True, capture_output=True)
     return out
 
 
