@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sysconfig
 from pathlib import Path
 
@@ -9,19 +10,45 @@ import pytest
 
 from verifier import TARGETS, get_target
 from verifier.build.smoke import smoke_passed
+from verifier.errors import InvalidTarget
 from verifier.toolchain.cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
 from verifier.toolchain.elf import needed
 from verifier.toolchain.sysroot import read_sysconfigdata
 from verifier.toolchain.targets import is_native
 
 
-@pytest.mark.parametrize("target", sorted(TARGETS))
+@pytest.mark.parametrize("target", sorted(n for n, t in TARGETS.items() if t.os == "linux"))
 def test_every_row_is_consistent(target: str) -> None:
     t = get_target(target)
     assert t.platform_tag.endswith("_" + t.arch)
     assert t.platform_tag.startswith("musllinux_1_2_" if t.libc == "musl" else "manylinux_2_")
     assert t.ext_suffix("311") == f".cpython-311-{t.multiarch}.so"
     assert t.debian_arch and t.qemu.startswith("qemu-") and t.gnu_type
+
+
+@pytest.mark.parametrize(("target", "tag", "suffix", "host"), [
+    ("x86_64-windows", "win_amd64", ".cp311-win_amd64.pyd", "win-amd64"),
+    ("aarch64-windows", "win_arm64", ".cp311-win_arm64.pyd", "win-arm64"),
+    ("x86_64-macos", "macosx_15_0_x86_64", ".cpython-311-darwin.so", "macosx-15.0-x86_64"),
+    ("aarch64-macos", "macosx_15_0_arm64", ".cpython-311-darwin.so", "macosx-15.0-arm64"),
+    ("aarch64-macos.11.0", "macosx_11_0_arm64", ".cpython-311-darwin.so", "macosx-11.0-arm64"),
+    ("x86_64-macos.10.9", "macosx_10_9_x86_64", ".cpython-311-darwin.so", "macosx-10.9-x86_64"),
+])
+def test_macos_and_windows_rows(target: str, tag: str, suffix: str, host: str) -> None:
+    t = get_target(target)
+    assert (t.platform_tag, t.ext_suffix("311"), t.host_platform) == (tag, suffix, host)
+    assert not t.auditwheel_policy and not t.debian_arch and not is_native(t, t.arch)
+    assert t.zig_triple == (f"{t.arch}-windows-gnu" if t.os == "windows" else f"{t.arch}-macos.{t.min_os}")
+
+
+@pytest.mark.parametrize(("name", "why"), [
+    ("arm-windows", "no CPython wheel tag exists for 32-bit arm Windows"),
+    ("aarch64-macos.x", "a macOS minimum version is MAJOR.MINOR"),
+    ("aarch64-windows.10", ""),
+])
+def test_names_get_target_refuses_say_why(name: str, why: str) -> None:
+    with pytest.raises(InvalidTarget, match=re.escape(f"unknown target: {name!r}") + (f".*{re.escape(why)}" if why else "")):
+        get_target(name)
 
 
 def test_armv7l_and_ppc64le_spellings() -> None:
