@@ -13,6 +13,7 @@ __all__ = [
     "InvalidTarget",
     "PinMismatch",
     "PythonExcluded",
+    "TargetPythonUnavailable",
     "ToolMissing",
     "VerifierError",
 ]
@@ -45,6 +46,11 @@ class PythonExcluded(VerifierError):
         self.requires = requires
         self.versions = versions
         self.requested = requested
+
+
+class TargetPythonUnavailable(VerifierError):
+    """This host has no headers or libraries of the chosen CPython version for the target (macOS, Windows):
+    a cause of the machine, graded inconclusive."""
 
 
 class DependenciesUnavailable(VerifierError):

@@ -43,3 +43,14 @@ def test_an_excluded_explicit_version_is_inconclusive(tmp_path, wheelhouse, zig_
     recipe, res = rebuild(sd, workdir=tmp_path / "r", setup=_setup(wheelhouse, zig_cache, sandbox), python="3.11")
     assert not res.ok and res.infra_failure and res.failure == rec.reasons[0]
     assert recipe.python_tag == "cp311" and recipe.build_deps == ()
+
+
+def test_a_macos_or_windows_build_for_3_13_is_inconclusive_before_any_build(tmp_path, wheelhouse, zig_cache,
+                                                                            sandbox) -> None:
+    sd = sdists.requires_python_sdist(tmp_path, "tinynewwin", ">=3.12")  # 3.13 it is; only 3.11 is set up there
+    recs = verify(sd, ("x86_64-windows", "aarch64-macos"), workdir=tmp_path / "w",
+                  setup=_setup(wheelhouse, zig_cache, sandbox))
+    assert [r.grade for r in recs] == ["inconclusive", "inconclusive"]
+    assert recs[0].reasons == ["no CPython 3.13 for Windows here (the pinned embeddable CPython and headers are 3.11)"]
+    assert recs[1].reasons == ["no CPython 3.13 headers for macOS here (only 3.11 is configured)"]
+    assert all(r.builds == [] and r.recipe.python_tag == "cp313" for r in recs)

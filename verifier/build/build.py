@@ -222,9 +222,10 @@ def make_recipe(
     `pure`: the sdist compiles nothing; its wheel is built without any cross setup (no target headers)."""
     t = get_target(target)
     py = get_python(python or HOST_PYTHON)
+    zig = zig or find_zig()
+    foreign = None if pure else _foreign(t, py, setup.sysroots, zig)  # first: it says when the target has no such CPython
     base = _build_python(py, setup.sysroots)
     wheelhouse = setup.wheelhouse or default_wheelhouse()
-    zig = zig or find_zig()
     digests = hash_file(sdist)
     src = extract_sdist(sdist, workdir / "recipe-src")
     requires = build_requires(src)
@@ -248,8 +249,7 @@ def make_recipe(
         f"{platform.python_implementation().lower()}-{platform.python_version()}",
         python_tag=py.tag, zig_version=zig.version, build_deps=tuple(pins), source_date_epoch=sdist_epoch(sdist),
         cppflags=cppflags, ldflags=ldflags,
-        target_headers="" if pure else _headers_source(t, _sysroot_for(t, setup.sysroots, py), py,
-                                                       _foreign(t, py, setup.sysroots, zig)),
+        target_headers="" if pure else _headers_source(t, _sysroot_for(t, setup.sysroots, py), py, foreign),
         build_python=f"debian:{base.deb(f'python{py.version}-minimal')}" if base else "",
         **native, pure=pure,
     )

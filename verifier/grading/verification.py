@@ -24,7 +24,14 @@ from ..build.build import (
 )
 from ..build.smoke import SKIPPED
 from ..build.wheel import extension_modules, parse_wheel_name
-from ..errors import DependenciesUnavailable, InvalidSdist, PythonExcluded, ToolMissing, VerifierError
+from ..errors import (
+    DependenciesUnavailable,
+    InvalidSdist,
+    PythonExcluded,
+    TargetPythonUnavailable,
+    ToolMissing,
+    VerifierError,
+)
 from ..exec.detect import detect_sandbox
 from ..exec.sandbox import hiding
 from ..record import Explanation, ModuleCheck, Recipe, VerificationRecord
@@ -266,6 +273,10 @@ def verify(
         tdir.mkdir(parents=True)
         try:
             recipe = make_recipe(path, t, workdir=tdir, setup=setup, python=python, pure=pure)
+        except TargetPythonUnavailable as e:  # the machine has no such CPython for this target: inconclusive
+            records.append(unbuildable_record(path, t.name, kind, str(e), started=started, python=python))
+            say(f"{path.name} [{t.name}]: inconclusive ({e})")
+            continue
         except DependenciesUnavailable as e:  # the machine's failure (inconclusive) unless pip says they conflict
             g = Grade.BROKEN if e.conflict else Grade.INCONCLUSIVE
             records.append(unbuildable_record(path, t.name, kind, str(e), started=started, python=python, grade=g))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import VerifierError
+from ..errors import TargetPythonUnavailable, VerifierError
 from .targets import Target
 from .zig import Zig
 
@@ -58,8 +58,8 @@ def foreign_python(target: Target, version: str, cache: Path, zig: Zig) -> Forei
         from .windows import EMBED, HEADERS_SOURCE, ensure_windows_python
 
         if version not in EMBED:
-            raise VerifierError(f"no CPython {version} for Windows here (the pinned embeddable CPython and "
-                                f"headers are {', '.join(EMBED)})")
+            raise TargetPythonUnavailable(f"no CPython {version} for Windows here (the pinned embeddable CPython "
+                                          f"and headers are {', '.join(EMBED)})")
         win = ensure_windows_python(version, target.arch, cache, zig)
         return ForeignPython(
             win.include, ("-DMS_WIN64",), ("-shared", *_NO_SIDE_FILES, f"-L{win.libs}", f"-l{win.dll_name}"),
@@ -73,7 +73,7 @@ def foreign_python(target: Target, version: str, cache: Path, zig: Zig) -> Forei
         from .macos import MACOS_LDSHARED_FLAGS, MACOS_PYTHON_TARBALL, default_macos_min, ensure_macos_headers
 
         if version != "3.11":
-            raise VerifierError(f"no CPython {version} headers for macOS here (only 3.11 is configured)")
+            raise TargetPythonUnavailable(f"no CPython {version} headers for macOS here (only 3.11 is configured)")
         minimum = None if target.min_os == default_macos_min(target.arch, zig) else target.min_os
         mac = ensure_macos_headers(target.arch, cache, zig, macos_min=minimum)
         variables = {k: v for k, v in mac.vars.items() if k.startswith(("SIZEOF_", "ALIGNOF_"))}
