@@ -10,6 +10,7 @@ from verifier import (
     VerifierError,
     build_report,
     report_from_json,
+    report_to_html,
     report_to_json,
     report_to_markdown,
 )
@@ -146,3 +147,17 @@ def test_causes_from_failures_count_across_packages() -> None:
     r = build_report([Night("n", recs)], generated="now")
     assert {c.cause: c.count for c in r.causes} == {
         f"failed: wheel '…' has unexpected tags for {B}": 2, "failed: see …: exit 1": 2}
+
+
+def test_the_checked_column_says_what_ran_on_the_target_and_what_was_structural() -> None:
+    win = make_record("qux-1.0.tar.gz", "aarch64-windows")
+    win["target_checks"] = ("not run on the target (no runtime for aarch64-windows on this host: checked "
+                            "structurally only); structure against qux-1.0-cp311-cp311-win_arm64.whl: structure matches")
+    old = make_record("foo-1.0.tar.gz", A)  # a record from before target_checks existed
+    r = build_report([Night("2026-12-08", [win, old])], generated="2026-12-08T06:00:00+00:00", wheels=[],
+                     present=lambda _d: True)
+    checked = {row.sdist: row.checked for row in r.rows}
+    assert checked == {"qux-1.0.tar.gz": win["target_checks"], "foo-1.0.tar.gz": ""}
+    assert "| sdist | target | grade | published | seconds | why | checked | logs |" in report_to_markdown(r)
+    assert f"<td class=why>{win['target_checks']}</td>" in report_to_html(r)
+    assert report_from_json(report_to_json(r)).rows == r.rows  # the column survives the JSON round trip

@@ -162,12 +162,12 @@ def to_html(report: Report) -> str:
         out.append("</table>")
 
     out.append('<h2>Packages</h2><table id="rows"><tr><th>sdist</th><th>target</th><th>grade</th><th>published</th>'
-               "<th>seconds</th><th>why</th><th>logs</th></tr>")
+               "<th>seconds</th><th>why</th><th>checked</th><th>logs</th></tr>")
     for w in report.rows:
         links = " ".join([_link(x) for x in w.logs] + ([_link(w.diffoscope)] if w.diffoscope else []))
         out.append(f"<tr><td class=nw>{e(w.sdist)}</td><td class=nw>{e(w.target)}</td><td>{_grade(w.grade)}</td>"
                    f"<td>{e(w.published or '')}</td><td class=num>{w.seconds:.1f}</td>"
-                   f"<td class=why>{e(w.why)}</td><td>{links}</td></tr>")
+                   f"<td class=why>{e(w.why)}</td><td class=why>{e(w.checked)}</td><td>{links}</td></tr>")
     out.append("</table></body></html>\n")
     return "\n".join(out)
 
@@ -206,10 +206,10 @@ def to_markdown(report: Report) -> str:
         lines += ["", f"## {title}", "", "| | total | " + " | ".join(GRADES) + " |", "|---|---:|" + "---:|" * len(GRADES)]
         lines += [f"| {tl.label} | {tl.total} | " + " | ".join(f"{tl.count(g)} ({_pct(tl.percent(g))})" for g in GRADES)
                   + " |" for tl in tallies]
-    lines += ["", "## Packages", "", "| sdist | target | grade | published | seconds | why | logs |",
-              "|---|---|---|---|---:|---|---|"]
+    lines += ["", "## Packages", "", "| sdist | target | grade | published | seconds | why | checked | logs |",
+              "|---|---|---|---|---:|---|---|---|"]
     for w in report.rows:
         links = " ".join([_md_link(x) for x in w.logs] + ([_md_link(w.diffoscope)] if w.diffoscope else []))
         lines.append(f"| {_md(w.sdist)} | {w.target} | {w.grade} | {w.published or ''} | {w.seconds:.1f} | "
-                     f"{_md(w.why)} | {links} |")
+                     f"{_md(w.why)} | {_md(w.checked)} | {links} |")
     return "\n".join(lines) + "\n"

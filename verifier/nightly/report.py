@@ -131,6 +131,8 @@ class Row:
     started: str
     logs: list[Link] = field(default_factory=list)
     diffoscope: Link | None = None
+    # what ran on the target and what was only structural (the record's `target_checks`; "" in older records)
+    checked: str = ""
 
 
 @dataclass
@@ -257,6 +259,7 @@ def _row(r: Mapping[str, Any], rel: Callable[[str], str]) -> Row:
         sdist=rec["sdist_filename"], project=project, version=version, target=rec["target"], grade=r["grade"],
         why=_why(r), causes=_causes_of(r), published=r.get("published"), seconds=float(r.get("seconds") or 0.0),
         recipe_digest=r["recipe_digest"], started=r["started"], logs=logs, diffoscope=diff,
+        checked=r.get("target_checks") or "",
     )
 
 
