@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from casstore.cache.policy import Candidate, Policy, eligibility, plan
+from casstore.cache.policy import Candidate, Policy, eligibility, plan, ran_on_target
 
 WHEEL = "blake3:" + "1" * 64
 SDIST = "blake3:" + "2" * 64
@@ -86,3 +86,19 @@ def test_plan_orders_by_downloads_then_age_and_stops_at_budget() -> None:
     assert plan(cands, Policy(budget=400), stored_bytes=300) == []
     assert [c.filename for c in plan(cands, Policy(projects=frozenset({"b"})), 300)] == ["new.whl"]
     assert [c.filename for c in plan(cands, Policy(older_than=5.0, max_downloads=10), 300)] == ["old.whl"]
+
+
+def test_on_target_needs_every_build_of_the_latest_record_imported_on_the_target() -> None:
+    r = "blake3:" + "r" * 64
+    ran = rec("reproducible", [WHEEL, WHEEL])
+    for b in ran["builds"]:
+        b["smoke"] = "ok"
+    structural = rec("reproducible", [WHEEL, WHEEL])
+    for b in structural["builds"]:
+        b["smoke"] = "skipped: no runtime for aarch64-macos on this host: checked structurally only"
+    assert ran_on_target([ran], r)
+    assert not ran_on_target([structural], r)
+    assert not ran_on_target([ran, structural], r)  # the latest record decides
+    assert ran_on_target([structural, ran], r)
+    assert not ran_on_target([ran], "blake3:" + "s" * 64)  # no record of that recipe
+    assert not ran_on_target([rec("reproducible", [])], r)  # no build: nothing ran

@@ -112,6 +112,10 @@ def evict(store: Store, refs: Sequence[Any] | None = None, *, policy: _policy.Po
     recipes: dict[str, str | None] = {}
     for f in files:
         e = evictable(store, f.filename, toolchain=toolchain)
+        if e.evictable and policy is not None and policy.on_target and not _policy.ran_on_target(
+                _records_for(store, store.info(f.filename)), str(e.recipe_digest)):
+            e = _policy.Eligibility(f.filename, False, f"recipe {str(e.recipe_digest)[:19]} was not run on the target "
+                                    "(checked structurally only), and the policy asks for it")
         if not e.evictable:
             if refs is not None or f.state == "present":
                 report.refused.append((f.filename, e.reason))

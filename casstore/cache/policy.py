@@ -49,6 +49,9 @@ class Policy:
     projects: frozenset[str] = field(default_factory=frozenset)  # only these projects (empty: all)
     older_than: float | None = None  # only files added before this time
     max_downloads: int | None = None  # only files requested at most this many times
+    # only files whose rebuilds were run on the target (every build's smoke import "ok"), not those checked
+    # only structurally (macOS, Windows arm64: no runtime on the verifier's host)
+    on_target: bool = False
 
 
 def eligibility(
@@ -110,6 +113,13 @@ def eligibility(
             continue
         return Eligibility(filename, True, f"reproducible by recipe {digest}", dict(recipe), digest)
     return Eligibility(filename, False, "; ".join(reasons))
+
+
+def ran_on_target(records: Iterable[Mapping[str, Any]], recipe_digest: str) -> bool:
+    """Whether the latest record of `recipe_digest` imported every build on the target (smoke "ok"); a
+    smoke test that was skipped ("skipped: …", no runtime here) or failed does not count."""
+    latest = [r for r in records if str(r.get("recipe_digest")) == recipe_digest][-1:]
+    return bool(latest) and all(b.get("smoke") == "ok" for b in latest[0].get("builds") or [{}])
 
 
 def _prefixed(d: str) -> str:

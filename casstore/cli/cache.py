@@ -32,11 +32,13 @@ def _size(text: str) -> int:
 @click.option("--project", "projects", multiple=True, help="Only these projects (repeatable).")
 @click.option("--older-than", "older_days", type=float, help="Only wheels added more than N days ago.")
 @click.option("--max-downloads", type=int, help="Only wheels requested at most N times.")
+@click.option("--on-target", is_flag=True,
+              help="Only wheels whose rebuilds were imported on the target, not checked only structurally.")
 @click.option("--dry-run", is_flag=True, help="Print what would go and the bytes saved; change nothing.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def evict(ctx: StoreContext, names: tuple[str, ...], budget: str | None, projects: tuple[str, ...],
-          older_days: float | None, max_downloads: int | None, dry_run: bool, as_json: bool) -> None:
+          older_days: float | None, max_downloads: int | None, on_target: bool, dry_run: bool, as_json: bool) -> None:
     """Evict reproducible wheels (named, or chosen by policy); their digests and recipes stay."""
     from packaging.utils import canonicalize_name
 
@@ -45,7 +47,7 @@ def evict(ctx: StoreContext, names: tuple[str, ...], budget: str | None, project
         budget=_size(budget) if budget else None,
         projects=frozenset(canonicalize_name(p) for p in projects),
         older_than=time.time() - older_days * 86400 if older_days is not None else None,
-        max_downloads=max_downloads,
+        max_downloads=max_downloads, on_target=on_target,
     )
     report = cache.evict(list(names) if names else None, policy=policy, dry_run=dry_run)
     if as_json:
