@@ -56,3 +56,21 @@ def test_unknown_sdist_is_one_line(cli, tmp_path: Path) -> None:  # type: ignore
     r = CliRunner().invoke(cli, ["--store", str(tmp_path / "s"), "rebuild", "nope-1.0.tar.gz"])
     assert r.exit_code == 1
     assert "nope-1.0.tar.gz" in r.output and "Traceback" not in r.output
+
+
+def test_an_sdist_removed_during_the_run_is_a_one_line_error(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from verifier.grading import verification
+
+    sd = sdists.c_sdist(tmp_path, name="tinygone")
+    real = verification.make_recipe
+
+    def remove_then_recipe(sdist, *a, **kw):  # type: ignore[no-untyped-def]
+        Path(sdist).unlink()  # what a concurrent cleanup does between the start and the first hash
+        return real(sdist, *a, **kw)
+
+    monkeypatch.setattr(verification, "make_recipe", remove_then_recipe)
+    store = tmp_path / "store"
+    r = CliRunner().invoke(cli, ["--store", str(store), "verify", str(sd), "--workdir", str(tmp_path / "w")])
+    assert r.exit_code == 1, r.output
+    assert r.output.strip().splitlines()[-1] == f"Error: {sd}: gone while it was being verified (No such file or directory)"
+    assert "Traceback" not in r.output

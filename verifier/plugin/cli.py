@@ -153,6 +153,8 @@ def verify(store: Any, sdists: tuple[str, ...], targets: tuple[str, ...], builds
                                progress=lambda m: click.echo(m, err=True))
     except VerifierError as e:
         raise click.ClickException(str(e)) from None
+    except FileNotFoundError as e:  # an sdist (or a file of the run) removed while it ran: one line, no records
+        raise click.ClickException(f"{e.filename or e}: gone while it was being verified ({e.strerror})") from None
     stored = keep_records(store, records)
     for r in records:
         for b in r.builds:
