@@ -109,3 +109,15 @@ def test_cmake_toolchain_file(name: str) -> None:
 def test_cmake_toolchain_file_without_roots() -> None:
     sets = _cmake_sets(cmake_toolchain_file(get_target("x86_64-linux-gnu.2.17"), TOOLS))
     assert sets["CMAKE_FIND_ROOT_PATH"] == []
+
+
+@pytest.mark.parametrize(("name", "system", "cmake"), [
+    ("x86_64-windows", "windows", "Windows"), ("aarch64-windows", "windows", "Windows"),
+    ("x86_64-macos", "darwin", "Darwin"), ("aarch64-macos.11.0", "darwin", "Darwin")])
+def test_macos_and_windows_build_files_name_their_system_and_need_an_exe_wrapper(name: str, system: str,
+                                                                                 cmake: str) -> None:
+    target = get_target(name)
+    ini = _parse(meson_cross_file(target, TOOLS, python="/b/root/venv/bin/python", machine="x86_64"))
+    assert ini["host_machine"]["system"] == system and ini["host_machine"]["cpu"] == target.arch
+    assert ini["properties"]["needs_exe_wrapper"] is True  # x86_64 too: a Windows or macOS program cannot run here
+    assert _cmake_sets(cmake_toolchain_file(target, TOOLS))["CMAKE_SYSTEM_NAME"] == [cmake]

@@ -14,6 +14,9 @@ __all__ = ["TOOLCHAIN_FILE", "cmake_toolchain_file"]
 TOOLCHAIN_FILE = "cmake-toolchain.cmake"  # its name in the build's bin dir
 
 
+CMAKE_SYSTEM = {"linux": "Linux", "macos": "Darwin", "windows": "Windows"}  # Target.os -> CMAKE_SYSTEM_NAME
+
+
 def _q(v: str) -> str:
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -22,7 +25,7 @@ def cmake_toolchain_file(target: Target, tools: Mapping[str, str], *, roots: Seq
     """The text of a CMake toolchain file for `target`. `tools` is what `Zig.write_wrappers` returns; `roots`
     the target's native-library prefixes (the only places find_* looks for libraries, headers, packages)."""
     sets = [
-        ("CMAKE_SYSTEM_NAME", "Linux"),
+        ("CMAKE_SYSTEM_NAME", CMAKE_SYSTEM[target.os]),
         ("CMAKE_SYSTEM_PROCESSOR", target.arch),
         ("CMAKE_C_COMPILER", tools["CC"]),
         ("CMAKE_CXX_COMPILER", tools["CXX"]),
