@@ -18,7 +18,7 @@ from verifier.grading.structure import describe
 from verifier.plugin import cli as vcli
 from verifier.toolchain import zigcache
 from verifier.toolchain.targets import get_target
-from verifier.toolchain.windows import WINE, ensure_windows_python, export_list, write_def
+from verifier.toolchain.windows import WINE, ensure_windows_python, export_list, stable_abi_exports, write_def
 from verifier.toolchain.zig import find_zig
 
 from . import sdists
@@ -50,6 +50,11 @@ def test_the_import_libraries_name_every_export_of_python_org_s_dlls(win64) -> N
     # python3.dll forwards three names python311.dll of a release build does not have (debug-build and
     # stack-check entries of the stable ABI list); every other one is there
     assert set(abi3) - set(exports) == {"PyOS_CheckStack", "_Py_NegativeRefcount", "_Py_RefTotal"}
+    # python3.lib comes from the source's stable ABI list: the same names as the DLL's, with the source's
+    # word on what is data (`_Py_RefTotal` is, and python311.dll of a release build has no such export)
+    abi3_source = dict(stable_abi_exports((win64.root / "stable_abi.toml").read_text()))
+    assert set(abi3_source) == set(abi3) and abi3_source["_Py_RefTotal"] is True
+    assert "PyExc_TypeError DATA" in (win64.libs / "python3.def").read_text().splitlines()
     assert (win64.libs / "python311.lib").is_file() and (win64.libs / "python3.lib").is_file()
     assert (win64.include / "Python.h").is_file() and "MS_WIN64" in (win64.include / "pyconfig.h").read_text()
     assert win64.stamp["embed_sha256"] == "8a4dbddadc63ca9700370bc95e5a8e27a03c00c7ac6ab3877102bd9bb4c4f5fa"

