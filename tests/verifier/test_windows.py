@@ -139,3 +139,22 @@ def test_arm_windows_has_no_wheel_tag_and_the_cli_says_so_in_one_line(tmp_path) 
     line = next(ln for ln in r.output.splitlines() if ln.startswith("Error:"))
     assert "arm-windows" in line and "no CPython wheel tag exists for 32-bit arm Windows" in line
     assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.slow
+def test_stripped_windows_links_find_their_c_runtime_warmed(tmp_path) -> None:
+    """Windows modules are linked with `-s`, which takes a stripped mingw-w64 C runtime: the trusted warm-up
+    makes it, so a build's link compiles nothing (before, every Windows build compiled ~440 CRT objects)."""
+    zig, target = find_zig(), get_target("x86_64-windows")
+    trusted = zigcache.trusted_cache(zig, target, CACHE / "zig", ("c",), tmp_path / "warm.log")
+    mine = zigcache.private_cache(trusted, tmp_path / "zig-global")
+    before = sorted(p.name for p in (mine / "o").iterdir())
+    (tmp_path / "t.c").write_text("int f(int x) { return x + 1; }\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ZIG_GLOBAL_CACHE_DIR": str(mine),
+           "ZIG_LOCAL_CACHE_DIR": str(tmp_path / "local")}
+    subprocess.run([str(zig.exe), "cc", "-target", target.zig_triple, "-O3", "-c", "t.c", "-o", "t.o"], cwd=tmp_path,
+                   env=env, check=True)
+    for flags in (["-shared", "-s"], ["-O2", "-shared", "-s"], ["-shared"], ["-O2", "-shared"]):
+        subprocess.run([str(zig.exe), "cc", "-target", target.zig_triple, *flags, "t.o", "-o", "t.dll"], cwd=tmp_path,
+                       env=env, check=True)
+        assert sorted(p.name for p in (mine / "o").iterdir()) == before, f"a link with {flags} compiled a runtime"

@@ -38,7 +38,7 @@ from ..exec.command import run
 from .targets import Target
 from .zig import Zig
 
-__all__ = ["RUNTIME_MODES", "WARM_SOURCES", "private_cache", "runtime_languages", "trusted_cache", "warm"]
+__all__ = ["RUNTIME_LINK_FLAGS", "RUNTIME_MODES", "WARM_SOURCES", "private_cache", "runtime_languages", "trusted_cache", "warm"]
 
 # What the warm-up links, per language: a shared library, as an extension module is.
 WARM_SOURCES = {
@@ -51,6 +51,9 @@ WARM_SOURCES = {
 }
 # zig: -O1, -O2, -O3 all build the runtime libraries in ReleaseFast; "" is a link with no -O flag (Debug)
 RUNTIME_MODES = ("-O2", "")
+# Link flags that key the runtime too, per target OS: Windows extension modules are linked stripped (`-s`,
+# toolchain/foreign.py), and a stripped link takes a stripped mingw-w64 C runtime (~440 objects, a minute).
+RUNTIME_LINK_FLAGS: dict[str, tuple[tuple[str, ...], ...]] = {"windows": ((), ("-s",))}
 _CANONICAL_CWD = Path("/")
 _COMPLETE = ".casstore-warmed"
 
@@ -62,7 +65,8 @@ def runtime_languages(languages: Iterable[str]) -> tuple[str, ...]:
 
 def _spec(zig: Zig, target: Target, languages: Sequence[str]) -> str:
     spec = {"zig": zig.version, "target": target.zig_triple, "languages": list(languages),
-            "modes": list(RUNTIME_MODES), "sources": [WARM_SOURCES[lang] for lang in languages]}
+            "modes": list(RUNTIME_MODES), "sources": [WARM_SOURCES[lang] for lang in languages],
+            **({"link": [list(f) for f in RUNTIME_LINK_FLAGS[target.os]]} if target.os in RUNTIME_LINK_FLAGS else {})}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -77,10 +81,11 @@ def warm(zig: Zig, target: Target, cache: Path, languages: Sequence[str], log: P
         for lang in languages:
             name, text = WARM_SOURCES[lang]
             (work / name).write_text(text)
-            for mode in RUNTIME_MODES:
+            for mode, link in ((m, f) for m in RUNTIME_MODES for f in RUNTIME_LINK_FLAGS.get(target.os, ((),))):
                 driver = "c++" if lang == "c++" else "cc"
                 argv = [str(zig.exe), driver, "-target", target.zig_triple, *([mode] if mode else []), "-g",
-                        "-fPIC", "-shared", str(work / name), "-o", str(work / f"warm-{lang}{mode or '-debug'}.so")]
+                        "-fPIC", "-shared", *link, str(work / name), "-o",
+                        str(work / f"warm-{lang}{mode or '-debug'}{''.join(link)}.so")]
                 r = run(argv, cwd=_CANONICAL_CWD, env=env, log=log, timeout=1800, memory=None, processes=None)
                 if not r.ok:
                     raise VerifierError(f"zig cannot build its {lang} runtime for {target.name} (log: {log})")
