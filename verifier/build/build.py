@@ -24,7 +24,7 @@ from ..record import BuildRecord, Pin, Recipe
 from ..toolchain.cmake import TOOLCHAIN_FILE, cmake_toolchain_file
 from ..toolchain.cross import cross_env, cross_sysconfig, host_vars, write_sysconfigdata
 from ..toolchain.elf import fix_musl_needed
-from ..toolchain.foreign import ForeignPython, discard_implib, foreign_python
+from ..toolchain.foreign import ForeignPython, foreign_python
 from ..toolchain.meson import CROSS_FILE, meson_cross_file, meson_setup_args
 from ..toolchain.muslpython import MUSL_PYTHON_VERSION, MuslPython, ensure_musl_python
 from ..toolchain.pythons import HOST_PYTHON, PythonSource, get_python, python_of_tag
@@ -388,8 +388,7 @@ def build_once(
         return _fail(res, str(e), start, infra=True)
     tools = zig.write_wrappers(dirs["bin"], target, cache_dir=cache, local_cache_dir=root / "zig-local",
                                prefix_map={root: "/build"}, compile_flags=foreign.compile_flags if foreign else (),
-                               shared_flags=(*foreign.shared_flags, *([discard_implib(dirs["tmp"])] if target.os == "windows" else []))
-                               if foreign else ("-shared",))
+                               shared_flags=foreign.link_flags(dirs["tmp"]) if foreign else ("-shared",))
     jobs = str(variation.cpus or os.cpu_count() or 1)
     env = {
         "PATH": f"{dirs['bin']}:{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",

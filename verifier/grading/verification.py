@@ -302,7 +302,7 @@ def verify(
         g, reasons = grade_with_modules(g, reasons, modules)
         structure = _structure(first.wheel, pub_wheel, t) if not pure else None
         if structure is not None and not structure.ok:
-            g, reasons = Grade.BROKEN, [f"{structure.summary} ({pub_wheel.name if pub_wheel else ''})", *reasons]
+            g, reasons = Grade.BROKEN, [f"{structure.summary} ({structure.published})", *reasons]
         records.append(VerificationRecord(
             recipe=recipe, recipe_digest=recipe.digest, grade=g.value, reasons=reasons,
             builds=[r.to_record(_blob(store, r.log)) for r in results], explanation=explanation,

@@ -9,13 +9,13 @@ module is linked, and the sysconfig values a build asks about the target's Pytho
 - Windows (`*-windows-gnu`, UCRT): compile with `-DMS_WIN64` on 64-bit targets (PC/pyconfig.h defines it
   only for Microsoft C); link with `-shared -L<libs> -lpython3XX` — on Windows setuptools adds the Python
   library itself (`build_ext.get_libraries`, only when `sys.platform == "win32"`), here the host is Linux;
-  `-s` and `-Wl,--out-implib,<build root>/tmp/…` (added by the build, `discard_implib`): no `.pdb` and no import
+  `-s` and `-Wl,--out-implib,<build root>/tmp/…` (`ForeignPython.link_flags`): no `.pdb` and no import
   library beside the module (they would land in the wheel). Never `/dev/null`: the linker replaces the file
   it is given, and outside a sandbox with its own /dev that turns the host's /dev/null into a regular file.
   A limited-API (abi3) module would have to link `python3.lib` instead: not handled, such builds link
   `python3XX.dll` and their structural check shows it.
-- macOS: link with `-bundle -undefined dynamic_lookup`, as CPython's own LDSHARED on macOS does: the
-  interpreter provides the `_Py*` symbols at load time."""
+- macOS: link with `-shared -undefined dynamic_lookup` (`macos.MACOS_LDSHARED_FLAGS`; zig cannot make the
+  `-bundle` CPython's own LDSHARED uses): the interpreter provides the `_Py*` symbols at load time."""
 
 from __future__ import annotations
 
@@ -27,17 +27,12 @@ from ..errors import TargetPythonUnavailable, VerifierError
 from .targets import Target
 from .zig import Zig
 
-__all__ = ["ForeignPython", "discard_implib", "foreign_python"]
+__all__ = ["ForeignPython", "foreign_python"]
 
 # zig's COFF link writes X.pdb (with -g) and the import library X.lib beside X.pyd, and setuptools copies both
 # into the wheel; python.org's wheels carry neither. Debug info is stripped, the import library goes to a
-# scratch file of the build (`discard_implib`).
+# scratch file of the build (`ForeignPython.link_flags`).
 _NO_SIDE_FILES = ("-s",)
-
-
-def discard_implib(scratch: Path) -> str:
-    """The link flag that sends a Windows link's import library to a file in `scratch` (the build's tmp)."""
-    return f"-Wl,--out-implib,{scratch / 'discarded-import-library.lib'}"
 
 
 @dataclass(frozen=True)
@@ -48,6 +43,13 @@ class ForeignPython:
     headers_source: str  # what the recipe names as the target's headers
     variables: dict[str, Any]  # sysconfig values of the target's Python
     windows: Any = None  # the WindowsPython (import libraries, the embeddable CPython), Windows only
+
+    def link_flags(self, scratch: Path) -> tuple[str, ...]:
+        """LDSHARED after the compiler for a build whose scratch directory is `scratch`: Windows links send
+        their import library there (`-Wl,--out-implib`), never beside the module."""
+        if self.windows is None:
+            return self.shared_flags
+        return (*self.shared_flags, f"-Wl,--out-implib,{scratch / 'discarded-import-library.lib'}")
 
 
 def foreign_python(target: Target, version: str, cache: Path, zig: Zig) -> ForeignPython:
@@ -70,12 +72,11 @@ def foreign_python(target: Target, version: str, cache: Path, zig: Zig) -> Forei
             win,
         )
     if target.os == "macos":
-        from .macos import MACOS_LDSHARED_FLAGS, MACOS_PYTHON_TARBALL, default_macos_min, ensure_macos_headers
+        from .macos import MACOS_LDSHARED_FLAGS, MACOS_PYTHON_TARBALL, ensure_macos_headers
 
         if version != "3.11":
             raise TargetPythonUnavailable(f"no CPython {version} headers for macOS here (only 3.11 is configured)")
-        minimum = None if target.min_os == default_macos_min(target.arch, zig) else target.min_os
-        mac = ensure_macos_headers(target.arch, cache, zig, macos_min=minimum)
+        mac = ensure_macos_headers(target.arch, cache, zig, macos_min=target.min_os)  # zig's default: its own key
         variables = {k: v for k, v in mac.vars.items() if k.startswith(("SIZEOF_", "ALIGNOF_"))}
         variables.update({"MACHDEP": "darwin", "EXT_SUFFIX": target.ext_suffix(nodot), "SOABI": f"cpython-{nodot}-darwin",
                           "SHLIB_SUFFIX": ".so", "Py_ENABLE_SHARED": 0,

@@ -139,8 +139,8 @@ def get_target(name: str | Target) -> Target:
     if name in TARGETS:
         return TARGETS[name]
     base, _, version = name.partition(".")
-    if base in _NO_TAG or base.replace("-gnu", "") in _NO_TAG:
-        raise InvalidTarget(name, _NO_TAG.get(base) or _NO_TAG[base.replace("-gnu", "")])
+    if (why := _NO_TAG.get(base.removesuffix("-gnu"))) is not None:
+        raise InvalidTarget(name, why)
     if base in ("x86_64-macos", "aarch64-macos") and version:
         parts = version.split(".")
         if not all(p.isdigit() for p in parts) or not 1 <= len(parts) <= 2 or not 10 <= int(parts[0]) <= 99:

@@ -47,7 +47,7 @@ class Zig:
         the zig install dir and the zig cache. `cache_dir` is zig's global cache (its runtime libraries),
         `local_cache_dir` the cache of the build's own objects (default: the global one). `compile_flags` go
         into the cc and c++ scripts (the target's own, e.g. `-DMS_WIN64`), `shared_flags` into LDSHARED (how an
-        extension module is linked for the target: `-shared`, macOS `-bundle -undefined dynamic_lookup`).
+        extension module is linked for the target: `-shared`, macOS `-shared -undefined dynamic_lookup`).
         """
         bin_dir.mkdir(parents=True, exist_ok=True)
         maps = dict(prefix_map)
